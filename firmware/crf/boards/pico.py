@@ -1,0 +1,408 @@
+"""Reference hardware: Raspberry Pi Pico / Pico 2 (rp2 port).
+
+The only module of the firmware that imports `machine`.  Pinout and wiring:
+docs/hardware.md.
+
+Temperature probes: two MAX31865 on SPI0 with separate CS.  Each probe runs a
+small state machine advanced by start_*(), read_*() and poll():
+
+    IDLE --start--> SETTLING (bias on) --10 ms--> CONVERTING (one-shot issued)
+    CONVERTING --conversion done, read--> BIASED (bias kept on)
+    BIASED --start--> CONVERTING (one-shot at once, bias already settled)
+    BIASED --bias_idle_ms without a start--> IDLE (bias off)
+
+So with regular sampling a read is ready `conversion_ms` after the start; the
+first conversion after idle also needs the bias to settle, and its one-shot
+is issued by the first poll()/read_*() at least 10 ms after the start.
+read_*() returns None with fault 0 while no finished conversion is waiting.
+
+Heater: slow software time-proportioning in poll() (an SSR wants a window of
+about a second; rp2 PWM cannot go below ~8 Hz).  Call poll() at 20 Hz or more
+for ~5 % duty resolution.
+
+Serial link (USB CDC = stdin/stdout): link_write() copies into a 2 KB ring
+(the oldest bytes are dropped on overflow, counted in link_dropped); poll()
+drains it without blocking: on rp2 a write to stdout waits (up to the CDC
+timeout) when the host does not read, but select.poll reports POLLOUT only
+while the CDC FIFO has room (or no host is attached, when bytes are
+discarded), so the ring is written one byte per POLLOUT check, at most
+256 bytes per poll().  link_read() likewise reads one byte per POLLIN check.
+"""
+
+try:
+    from micropython import const
+except ImportError:  # CPython tests
+
+    def const(x):
+        return x
+
+
+import select
+import sys
+import time
+
+import machine
+
+from ..drivers.max31865 import BIAS_SETTLE_MS, MAX31865
+
+BTN_UP = const(1)
+BTN_DOWN = const(2)
+BTN_OK = const(4)
+BTN_STOP = const(8)
+
+# GPIO numbers (see docs/hardware.md)
+_PIN_MISO = const(16)  # SPI0 RX
+_PIN_CS_CHAMBER = const(17)
+_PIN_SCK = const(18)  # SPI0 SCK
+_PIN_MOSI = const(19)  # SPI0 TX
+_PIN_CS_SAMPLE = const(20)
+_PIN_SDA = const(4)  # I2C0
+_PIN_SCL = const(5)  # I2C0
+_PIN_VALVE = const(6)
+_PIN_HEATER = const(7)
+_PIN_FAN = const(8)
+_PIN_ALARM = const(9)
+_PIN_UP = const(10)
+_PIN_DOWN = const(11)
+_PIN_OK = const(12)
+_PIN_STOP = const(13)
+_PIN_DOOR = const(14)
+_PIN_LN2 = const(15)
+_PIN_BUZZER = const(21)
+
+_SPI_BAUD = const(1_000_000)  # MAX31865: <= 5 MHz, CPHA = 1
+_I2C_FREQ = const(400_000)
+_WDT_MAX_MS = const(8388)  # rp2 hardware limit
+_RING_SIZE = const(2048)
+_DRAIN_MAX = const(256)  # bytes per poll()
+_MIN_PULSE_MS = const(20)  # shortest heater pulse / gap (one 50 Hz cycle)
+
+_IDLE = const(0)
+_SETTLING = const(1)
+_CONVERTING = const(2)
+_BIASED = const(3)
+
+FAULT_FLAG_ONLY = const(0x01)  # fault bit set but the status register read 0
+
+_EPOCH_2000 = const(946684800)  # 2000-01-01 in Unix seconds
+
+
+def _ready(p):
+    # select.poll with timeout 0; ipoll avoids allocating a result list
+    for _ in p.ipoll(0):
+        return True
+    return False
+
+
+class PicoClock:
+    """ticks_* / sleep_ms from `time`; wall-clock seconds from machine.RTC.
+
+    The RTC counts from an arbitrary date after power-up and there is no
+    battery, so rtc_s() is None until set_rtc_s() (normally from the host)."""
+
+    def __init__(self, rtc, tmod=time):
+        self._rtc = rtc
+        self._t = tmod
+        self.ticks_ms = tmod.ticks_ms
+        self.ticks_diff = tmod.ticks_diff
+        self.ticks_add = tmod.ticks_add
+        self.sleep_ms = tmod.sleep_ms
+        self._epoch = _EPOCH_2000 if tmod.gmtime(0)[0] == 2000 else 0
+        self.rtc_valid = False
+
+    def rtc_s(self):
+        if not self.rtc_valid:
+            return None
+        d = self._rtc.datetime()  # (y, mo, d, wd, h, mi, s, sub)
+        return self._t.mktime((d[0], d[1], d[2], d[4], d[5], d[6], 0, 0)) + self._epoch
+
+    def set_rtc_s(self, s):
+        tm = self._t.gmtime(int(s) - self._epoch)  # (y, mo, d, h, mi, s, wd, yd)
+        self._rtc.datetime((tm[0], tm[1], tm[2], tm[6], tm[3], tm[4], tm[5], 0))
+        self.rtc_valid = True
+
+
+class _Probe:
+    def __init__(self, drv):
+        self.drv = drv
+        self.state = _IDLE
+        self.t = 0
+        self.fault = 0
+
+
+class Board:
+    name = "pico"
+
+    def __init__(self, clock=None, stdin=None, stdout=None, rref=400.0,
+                 chamber_wires=3, sample_wires=3, filter_hz=50,
+                 heater_window_ms=1000, bias_idle_ms=2500):
+        Pin = machine.Pin
+        # Outputs first, driven low before they become outputs: valve closed,
+        # heater off, fan off, buzzer off, alarm relay de-energised (= alarm
+        # until the application reports healthy).
+        self._valve = Pin(_PIN_VALVE, Pin.OUT, value=0)
+        self._heater = Pin(_PIN_HEATER, Pin.OUT, value=0)
+        self._fan = Pin(_PIN_FAN, Pin.OUT, value=0)
+        self._alarm = Pin(_PIN_ALARM, Pin.OUT, value=0)
+        self._buzzer = Pin(_PIN_BUZZER, Pin.OUT, value=0)
+        self._led = Pin("LED", Pin.OUT, value=0)
+        self._door = Pin(_PIN_DOOR, Pin.IN, Pin.PULL_UP)
+        self._ln2 = Pin(_PIN_LN2, Pin.IN, Pin.PULL_UP)
+        self._b_up = Pin(_PIN_UP, Pin.IN, Pin.PULL_UP)
+        self._b_down = Pin(_PIN_DOWN, Pin.IN, Pin.PULL_UP)
+        self._b_ok = Pin(_PIN_OK, Pin.IN, Pin.PULL_UP)
+        self._b_stop = Pin(_PIN_STOP, Pin.IN, Pin.PULL_UP)
+
+        self.clock = clock if clock is not None else PicoClock(machine.RTC())
+        self._heater_on = False
+        self._duty = 0.0
+        self._window = heater_window_ms
+        self._win_start = self.clock.ticks_ms()
+
+        self.spi = machine.SPI(0, baudrate=_SPI_BAUD, polarity=0, phase=1,
+                               sck=Pin(_PIN_SCK), mosi=Pin(_PIN_MOSI), miso=Pin(_PIN_MISO))
+        cs = Pin(_PIN_CS_CHAMBER, Pin.OUT, value=1)
+        self._chamber = _Probe(MAX31865(self.spi, cs, rref, 100.0, chamber_wires, filter_hz))
+        cs = Pin(_PIN_CS_SAMPLE, Pin.OUT, value=1)
+        self._sample = _Probe(MAX31865(self.spi, cs, rref, 100.0, sample_wires, filter_hz))
+        self.conversion_ms = BIAS_SETTLE_MS + self._chamber.drv.conversion_ms
+        self._bias_idle = bias_idle_ms
+        self.chamber_fault = 0
+        self.sample_fault = 0
+
+        self.i2c = machine.I2C(0, sda=Pin(_PIN_SDA), scl=Pin(_PIN_SCL), freq=_I2C_FREQ)
+        self.display = None  # SSD1306 driver comes later
+        self.storage_root = "/"
+        self._wdt = None
+
+        self._in = stdin if stdin is not None else sys.stdin.buffer
+        self._out = stdout if stdout is not None else sys.stdout.buffer
+        self._poll_in = select.poll()
+        self._poll_in.register(self._in, select.POLLIN)
+        self._poll_out = select.poll()
+        self._poll_out.register(self._out, select.POLLOUT)
+        self._ring = bytearray(_RING_SIZE)
+        self._head = 0  # next write index
+        self._count = 0  # bytes queued
+        self._one = bytearray(1)
+        self.link_dropped = 0
+        self.safe_outputs()
+
+    # -- outputs --------------------------------------------------------
+    def safe_outputs(self):
+        """Valve closed, heater off."""
+        self._valve(0)
+        self._duty = 0.0
+        self._heater(0)
+        self._heater_on = False
+
+    def set_valve(self, on):
+        self._valve(1 if on else 0)
+
+    def set_heater(self, duty):
+        """Heater duty 0..1, time-proportioned by poll(); 0 is off at once."""
+        if not duty > 0.0:  # also catches NaN
+            duty = 0.0
+        elif duty > 1.0:
+            duty = 1.0
+        self._duty = duty
+        if duty == 0.0:
+            self._heater(0)
+            self._heater_on = False
+
+    def set_fan(self, on):
+        self._fan(1 if on else 0)
+
+    def set_buzzer(self, on):
+        self._buzzer(1 if on else 0)
+
+    def set_alarm_relay(self, healthy):
+        """Energised while healthy: a dead controller or cut wire alarms."""
+        self._alarm(1 if healthy else 0)
+
+    def set_led(self, on):
+        self._led(1 if on else 0)
+
+    # -- inputs ---------------------------------------------------------
+    def door_open(self):
+        # switch closes to GND while the door is shut; a cut wire reads open
+        return self._door.value() == 1
+
+    def ln2_supply_ok(self):
+        # pressure switch closes to GND while the supply has pressure
+        return self._ln2.value() == 0
+
+    def buttons(self):
+        m = 0
+        if not self._b_up.value():
+            m |= BTN_UP
+        if not self._b_down.value():
+            m |= BTN_DOWN
+        if not self._b_ok.value():
+            m |= BTN_OK
+        if not self._b_stop.value():
+            m |= BTN_STOP
+        return m
+
+    # -- watchdog -------------------------------------------------------
+    def enable_watchdog(self, timeout_ms):
+        """Start the hardware watchdog (it can never be stopped again; the
+        limit on rp2 is 8388 ms).  Later calls only feed it."""
+        if self._wdt is None:
+            t = int(timeout_ms)
+            if t > _WDT_MAX_MS:
+                t = _WDT_MAX_MS
+            elif t < 1:
+                t = 1
+            self._wdt = machine.WDT(timeout=t)
+        self._wdt.feed()
+
+    def watchdog_feed(self):
+        if self._wdt is not None:
+            self._wdt.feed()
+
+    # -- probes ---------------------------------------------------------
+    def _start(self, p):
+        c = self.clock
+        now = c.ticks_ms()
+        if p.state == _IDLE:
+            p.drv.bias_on()
+            p.state = _SETTLING
+            p.t = now
+        elif p.state == _BIASED or (
+            p.state == _CONVERTING and c.ticks_diff(now, p.t) >= p.drv.conversion_ms
+        ):
+            # bias settled: convert now (an unread result is discarded)
+            p.drv.start_one_shot()
+            p.state = _CONVERTING
+            p.t = now
+
+    def _step(self, p, now):
+        st = p.state
+        if st == _SETTLING:
+            if self.clock.ticks_diff(now, p.t) >= BIAS_SETTLE_MS:
+                p.drv.start_one_shot()
+                p.state = _CONVERTING
+                p.t = now
+        elif st == _BIASED:
+            if self.clock.ticks_diff(now, p.t) >= self._bias_idle:
+                p.drv.bias_off()
+                p.state = _IDLE
+
+    def _read(self, p):
+        now = self.clock.ticks_ms()
+        self._step(p, now)
+        drv = p.drv
+        if p.state != _CONVERTING or self.clock.ticks_diff(now, p.t) < drv.conversion_ms:
+            p.fault = 0
+            return None
+        code = drv.read_raw()
+        p.state = _BIASED
+        p.t = now
+        if drv.fault_flag:
+            f = drv.read_fault()
+            drv.clear_fault()
+            p.fault = f if f else FAULT_FLAG_ONLY
+            return None
+        p.fault = 0
+        return drv.temperature(code)
+
+    def start_chamber(self):
+        self._start(self._chamber)
+
+    def read_chamber(self):
+        t = self._read(self._chamber)
+        self.chamber_fault = self._chamber.fault
+        return t
+
+    def start_sample(self):
+        self._start(self._sample)
+
+    def read_sample(self):
+        t = self._read(self._sample)
+        self.sample_fault = self._sample.fault
+        return t
+
+    # -- serial link ----------------------------------------------------
+    def link_read(self, buf):
+        n = 0
+        lim = len(buf)
+        one = self._one
+        while n < lim and _ready(self._poll_in):
+            self._in.readinto(one)
+            buf[n] = one[0]
+            n += 1
+        return n
+
+    def link_write(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        mv = memoryview(data)
+        n = len(mv)
+        if n > _RING_SIZE:
+            self.link_dropped += n - _RING_SIZE
+            mv = mv[n - _RING_SIZE :]
+            n = _RING_SIZE
+        over = self._count + n - _RING_SIZE
+        if over > 0:  # drop the oldest bytes
+            self._count -= over
+            self.link_dropped += over
+        h = self._head
+        k = _RING_SIZE - h
+        if k >= n:
+            self._ring[h : h + n] = mv
+        else:
+            self._ring[h:] = mv[:k]
+            self._ring[: n - k] = mv[k:]
+        self._head = (h + n) % _RING_SIZE
+        self._count += n
+
+    def link_pending(self):
+        return self._count
+
+    def _drain(self):
+        cnt = self._count
+        if not cnt:
+            return
+        ring = self._ring
+        one = self._one
+        out = self._out
+        i = (self._head - cnt) % _RING_SIZE
+        sent = 0
+        while cnt and sent < _DRAIN_MAX and _ready(self._poll_out):
+            one[0] = ring[i]
+            out.write(one)
+            i += 1
+            if i == _RING_SIZE:
+                i = 0
+            cnt -= 1
+            sent += 1
+        self._count = cnt
+
+    # -- housekeeping ---------------------------------------------------
+    def _heater_step(self, now):
+        c = self.clock
+        w = self._window
+        el = c.ticks_diff(now, self._win_start)
+        if el >= w or el < 0:
+            if el < 2 * w and el >= 0:
+                self._win_start = c.ticks_add(self._win_start, w)
+            else:  # fell behind by more than a window: restart it
+                self._win_start = now
+            el = c.ticks_diff(now, self._win_start)
+        on_ms = int(self._duty * w)
+        if on_ms < _MIN_PULSE_MS:
+            on_ms = 0
+        elif on_ms > w - _MIN_PULSE_MS:
+            on_ms = w
+        on = el < on_ms
+        if on != self._heater_on:
+            self._heater(1 if on else 0)
+            self._heater_on = on
+
+    def poll(self):
+        now = self.clock.ticks_ms()
+        self._heater_step(now)
+        self._step(self._chamber, now)
+        self._step(self._sample, now)
+        self._drain()

@@ -1,0 +1,160 @@
+# The virtual freezer's board: the plant model behind the same boundary as the
+# real hardware. Time is virtual: sleep_ms() is the only way it passes, and it
+# advances the plant, so the firmware cannot tell the difference except
+# through the clock. The link is the process's stdin/stdout.
+import sys
+import select
+import time
+from crf.clock import ticks_add, ticks_diff, TICKS_PERIOD
+
+# Start the tick counter 30 s before it wraps, so every run crosses a wrap.
+_TICKS_START = TICKS_PERIOD - 30000
+_RTC_START_S = 1798761600   # 2027-01-01T00:00:00Z, fixed for determinism
+
+
+class VirtualClock:
+    def __init__(self, board, speed=0.0):
+        self.board = board
+        self.speed = speed          # 0 = as fast as possible
+        self.ms = 0                 # virtual milliseconds since boot (int)
+        self._rtc_base = _RTC_START_S
+        self._wall0 = time.ticks_ms()
+        self.ticks_diff = ticks_diff
+        self.ticks_add = ticks_add
+
+    def ticks_ms(self):
+        return (_TICKS_START + self.ms) & (TICKS_PERIOD - 1)
+
+    def sleep_ms(self, ms):
+        if ms <= 0:
+            return
+        self.board.advance(ms)
+        self.ms += ms
+        if self.speed > 0.0:
+            due = int(self.ms / self.speed)
+            lag = due - time.ticks_diff(time.ticks_ms(), self._wall0)
+            if lag > 0:
+                time.sleep_ms(lag)
+
+    def rtc_s(self):
+        return self._rtc_base + self.ms // 1000
+
+    def set_rtc_s(self, s):
+        self._rtc_base = s - self.ms // 1000
+
+
+class VirtualBoard:
+    name = "virtual"
+    storage_root = "/flash"
+    display = None
+
+    def __init__(self, plant, speed=0.0, link_in=None, link_out=None):
+        self.plant = plant
+        self.clock = VirtualClock(self, speed)
+        self.valve = False
+        self.heater = 0.0
+        self.fan = False
+        self.buzzer = False
+        self.alarm_relay = False
+        self.led = False
+        self.chamber_fault = None
+        self.sample_fault = None
+        self.valve_on_ms = 0        # cumulative, for the trace
+        self.valve_cycles = 0
+        self.last_feed_ms = 0
+        self.link_closed = False
+        self._in = link_in if link_in is not None else sys.stdin.buffer
+        self._out = link_out if link_out is not None else sys.stdout.buffer
+        self._poll = select.poll()
+        self._poll.register(self._in, select.POLLIN)
+        self._chamber_pending = False
+        self._sample_pending = False
+
+    def advance(self, ms):
+        p = self.plant
+        if self.valve:
+            self.valve_on_ms += ms
+        p.step(ms, self.valve, self.heater, self.fan)
+
+    # probes: one-shot conversions, read on a later pass
+    def start_chamber(self):
+        self._chamber_pending = True
+
+    def start_sample(self):
+        self._sample_pending = True
+
+    def read_chamber(self):
+        if not self._chamber_pending:
+            return None
+        self._chamber_pending = False
+        v = self.plant.read_chamber_probe()
+        self.chamber_fault = None if v is not None else "open/short"
+        return v
+
+    def read_sample(self):
+        if not self._sample_pending:
+            return None
+        self._sample_pending = False
+        v = self.plant.read_sample_probe()
+        self.sample_fault = None if v is not None else "open/short"
+        return v
+
+    # outputs
+    def set_valve(self, on):
+        if on and not self.valve:
+            self.valve_cycles += 1
+        self.valve = bool(on)
+
+    def set_heater(self, duty):
+        self.heater = duty
+
+    def set_fan(self, on):
+        self.fan = bool(on)
+
+    def set_buzzer(self, on):
+        self.buzzer = bool(on)
+
+    def set_alarm_relay(self, healthy):
+        self.alarm_relay = bool(healthy)
+
+    def set_led(self, on):
+        self.led = bool(on)
+
+    def safe_outputs(self):
+        self.valve = False
+        self.heater = 0.0
+
+    # inputs
+    def door_open(self):
+        return False
+
+    def ln2_supply_ok(self):
+        return True
+
+    def buttons(self):
+        return 0
+
+    def watchdog_feed(self):
+        self.last_feed_ms = self.clock.ms
+
+    # link: non-blocking read of what the host sent
+    def link_read(self, buf):
+        n = 0
+        size = len(buf)
+        while n < size and self._poll.poll(0):
+            got = self._in.readinto(buf[n:n + 1])
+            if not got:
+                self.link_closed = True
+                break
+            n += 1
+        return n
+
+    def link_write(self, data):
+        # The host side of the pty always drains; virtual time stands still
+        # while this writes, so the firmware's timing is unaffected.
+        if isinstance(data, str):
+            data = data.encode()
+        self._out.write(data)
+
+    def poll(self):
+        pass

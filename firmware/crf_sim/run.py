@@ -1,0 +1,173 @@
+# The virtual freezer on the MicroPython unix port:
+#   micropython -X heapsize=128wK firmware/crf_sim/run.py [options]
+# The unchanged firmware runs against VirtualBoard; the link is stdin/stdout.
+# Options are listed in docs/architecture.md.
+import sys
+import os
+
+_HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+_FIRMWARE = _HERE.rsplit("/", 1)[0] if "/" in _HERE else ".."
+if _FIRMWARE not in sys.path:
+    sys.path.insert(0, _FIRMWARE)
+
+import gc
+import json
+import time
+from crf_sim.plant import load_plant, Plant, PlantError
+from crf_sim.board_virtual import VirtualBoard
+from crf_sim import flashdev
+from crf import config
+from crf.app import App
+from crf.profile.engine import END, STOPPED
+
+_USAGE = "usage: run.py [--plant P] [--seed N] [--speed max|X] [--flash IMG] [--trace CSV] " \
+         "[--autostart NAME] [--exit-after-end S] [--summary JSON] [--config JSON]"
+
+TRACE_HEADER = ("t_s,state,step,kind,probe,rate_c_per_min,sp_chamber_c,sp_sample_c,chamber_c,sample_c,"
+                "chamber_true_c,sample_true_c,valve_duty,heater_duty,ln2_kg,valve_cycles,comp\n")
+
+
+def parse_args(argv):
+    opts = {"plant": _HERE + "/plants/bag_50ml.json", "seed": None, "speed": "1", "flash": None,
+            "trace": None, "autostart": None, "exit_after_end": None, "summary": None, "config": None}
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if not a.startswith("--") or i + 1 >= len(argv):
+            raise ValueError(_USAGE)
+        key = a[2:].replace("-", "_")
+        if key not in opts:
+            raise ValueError("unknown option %s\n%s" % (a, _USAGE))
+        opts[key] = argv[i + 1]
+        i += 2
+    return opts
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def seed_flash(board):
+    # First boot of a fresh image: install the standard profiles, as the
+    # deploy step does on a real board.
+    root = board.storage_root
+    pdir = root + "/profiles"
+    if not _exists(pdir):
+        os.mkdir(pdir)
+    src = _FIRMWARE + "/profiles"
+    for name in os.listdir(src):
+        if name.endswith(".json") and not _exists(pdir + "/" + name):
+            with open(src + "/" + name) as f:
+                text = f.read()
+            with open(pdir + "/" + name, "w") as f:
+                f.write(text)
+
+
+def trace_row(app, board, t_s, valve_ms, ln2_kg):
+    e = app.engine
+    st = e.step
+    rate = st.get("rate_c_per_min", 0.0) if (st and e.kind == "ramp") else 0.0
+    p = board.plant
+    return "%d,%s,%d,%s,%s,%.3f,%.3f,%.3f,%s,%s,%.3f,%.3f,%.3f,%.3f,%.5f,%d,%d\n" % (
+        t_s, e.state, e.index + 1, e.kind or "-", (st.get("probe", "chamber") if st else "-"), rate,
+        app.ctl.chamber_sp, e.sp_sample, _f(app.chamber_c), _f(app.sample_c),
+        p.chamber_c, p.sample_c, valve_ms / 1000.0, app.ctl.heater_duty, ln2_kg,
+        app.valve.cycles, 1 if e.comp else 0)
+
+
+def _f(v):
+    return "" if v is None else "%.3f" % v
+
+
+def main(argv):
+    try:
+        opts = parse_args(argv)
+        spec = load_plant(opts["plant"])
+        cfg = config.load(opts["config"]) if opts["config"] else None
+    except (ValueError, PlantError) as ex:
+        sys.stderr.write("virtual freezer: %s\n" % ex)
+        return 2
+    seed = int(opts["seed"]) if opts["seed"] is not None else None
+    plant = Plant(spec, seed)
+    speed = 0.0 if opts["speed"] == "max" else float(opts["speed"])
+    board = VirtualBoard(plant, speed)
+    if opts["flash"]:
+        flashdev.mount(opts["flash"], board.storage_root)
+    else:
+        # No image: a RAM-backed littlefs would hide persistence; use a temp file.
+        flashdev.mount("/tmp/crf-virtual-flash-%d.img" % os.getpid(), board.storage_root)
+    seed_flash(board)
+    app = App(board, cfg)
+    trace = open(opts["trace"], "w") if opts["trace"] else None
+    if trace:
+        trace.write(TRACE_HEADER)
+    exit_after = int(opts["exit_after_end"]) * 1000 if opts["exit_after_end"] else None
+    autostart = opts["autostart"]
+    clock = board.clock
+    gc.collect()
+    wall0 = time.ticks_ms()
+    next_trace = 0
+    next_heap = 0
+    heap_peak = 0
+    last_valve_ms = 0
+    end_ms = None
+    started = False
+    while True:
+        app.pass_once()
+        board.watchdog_feed()
+        if autostart and not started and app.chamber_c is not None:
+            app.start_run(autostart)
+            started = True
+        ms = clock.ms
+        if ms >= next_trace:
+            if trace:
+                trace.write(trace_row(app, board, ms // 1000, board.valve_on_ms - last_valve_ms, plant.ln2_kg))
+            last_valve_ms = board.valve_on_ms
+            next_trace += 1000
+        if exit_after is not None and started:
+            st = app.engine.state
+            if st == END or st == STOPPED:
+                if end_ms is None:
+                    end_ms = ms
+                elif ms - end_ms >= exit_after:
+                    break
+        if ms >= next_heap:
+            # Live heap high-water: collect, then measure what the firmware holds.
+            gc.collect()
+            used = gc.mem_alloc()
+            if used > heap_peak:
+                heap_peak = used
+            next_heap += 60000
+        if board.link_closed and not started:
+            break
+        app.wait_next_pass()
+    wall_ms = time.ticks_diff(time.ticks_ms(), wall0)
+    if trace:
+        trace.close()
+    if opts["summary"]:
+        s = {
+            "heap_peak_bytes": heap_peak,
+            "heap_total_bytes": gc.mem_alloc() + gc.mem_free(),
+            "sim_s": clock.ms / 1000.0,
+            "wall_s": wall_ms / 1000.0,
+            "ln2_kg": plant.ln2_kg,
+            "valve_cycles": app.valve.cycles,
+            "nucleation_s": None if plant.nucleation_ms is None else plant.nucleation_ms / 1000.0,
+            "nucleation_c": plant.nucleation_c,
+            "tm_c": plant.tm_c,
+            "run_end_s": None if end_ms is None else end_ms / 1000.0,
+            "detected_nucleation_s": None if app.engine.nucleation_ms is None else app.engine.nucleation_ms / 1000.0,
+            "profile": autostart,
+            "plant": spec.get("name"),
+        }
+        with open(opts["summary"], "w") as f:
+            f.write(json.dumps(s))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,200 @@
+"""Controller benchmark: the firmware in the virtual freezer against the textbook baseline.
+
+Scenarios are plant files; each runs its standard profile (hpc_bag, or vial
+for vial loads). Definitions and targets: docs/benchmark.md.
+"""
+
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from crf_host import metrics
+from crf_host.paths import PLANTS_DIR, REPO
+from crf_host.runner import run_virtual
+
+# Metrics that follow from the trajectory alone: identical across repeated runs.
+TRAJECTORY_KEYS = ("chamber_rms_c", "chamber_max_abs_c", "sample_rate_error_c_per_min",
+                   "plateau_min", "ln2_kg", "valve_cycles")
+COLUMNS = (
+    ("chamber_rms_c", "chamber RMS °C", "%.3f"),
+    ("chamber_max_abs_c", "chamber max °C", "%.2f"),
+    ("sample_rate_error_c_per_min", "sample rate err °C/min", "%.3f"),
+    ("plateau_min", "plateau min", "%.1f"),
+    ("ln2_kg", "LN2 kg", "%.2f"),
+    ("valve_cycles", "valve cycles", "%d"),
+    ("sim_wall_s", "wall s", "%.1f"),
+    ("heap_peak_bytes", "heap peak B", "%d"),
+)
+TARGETS = (
+    ("chamber_rms", "chamber RMS <= 0.3 °C and <= baseline/3"),
+    ("sample_rate", "sample rate error <= 0.1 °C/min"),
+    ("plateau", "plateau <= baseline/2"),
+    ("ln2", "LN2 <= baseline"),
+    ("wall", "virtual run wall time <= 60 s"),
+    ("heap", "completed with a 128 KiW heap"),
+)
+
+
+def resolve_plant(p):
+    path = Path(p)
+    if not path.exists() and (PLANTS_DIR / path.name).exists():
+        path = PLANTS_DIR / path.name
+    if not path.exists():
+        raise FileNotFoundError("plant file not found: %s" % p)
+    return path
+
+
+def _sample_kinds(spec):
+    samples = spec.get("samples") or spec.get("sample") or []
+    if isinstance(samples, dict):
+        samples = [samples]
+    return {s.get("kind") for s in samples if isinstance(s, dict)}
+
+
+def profile_for(plant_path):
+    """Vial loads run the vial profile, everything else the HPC bag profile."""
+    kinds = _sample_kinds(json.loads(Path(plant_path).read_text()))
+    return "vial" if kinds == {"vial"} else "hpc_bag"
+
+
+def scenarios(plants=None):
+    paths = [resolve_plant(p) for p in plants] if plants else sorted(PLANTS_DIR.glob("*.json"))
+    return [(p.stem, p, profile_for(p)) for p in paths]
+
+
+def _ok(value, limit):
+    return value is not None and limit is not None and value <= limit
+
+
+def targets(crf, base):
+    """Pass/fail of the firmware's metrics against the targets (None: not applicable)."""
+    rms, b_rms = crf["chamber_rms_c"], base["chamber_rms_c"]
+    plateau, b_plateau = crf["plateau_min"], base["plateau_min"]
+    if plateau is None and b_plateau is None:
+        plateau_ok = None  # no nucleation (or no plateau end) in either run
+    elif b_plateau is None:
+        plateau_ok = plateau is not None  # the baseline never left its plateau
+    else:
+        plateau_ok = _ok(plateau, b_plateau / 2.0)
+    sre = crf["sample_rate_error_c_per_min"]
+    return {
+        "chamber_rms": _ok(rms, 0.3) and (b_rms is None or rms <= b_rms / 3.0),
+        "sample_rate": None if sre is None else sre <= 0.1,
+        "plateau": plateau_ok,
+        "ln2": _ok(crf["ln2_kg"], base["ln2_kg"]),
+        "wall": _ok(crf["sim_wall_s"], 60.0),
+        "heap": True,  # a run that ran out of heap raises before we get here
+    }
+
+
+def bench_scenario(name, plant, profile, runs, work_dir, log):
+    """Firmware `runs` times + baseline once -> (crf_row, baseline_row)."""
+    from crf_host import baseline  # imports the plant model; only needed here
+
+    per_run = []
+    for i in range(runs):
+        log("  %s: firmware run %d/%d" % (name, i + 1, runs))
+        rows, summary, wall = run_virtual(plant, profile, Path(work_dir) / name / ("crf%d" % i))
+        per_run.append(metrics.compute(rows, summary, wall))
+    first = per_run[0]
+    deterministic = all(all(m[k] == first[k] for k in TRAJECTORY_KEYS) for m in per_run)
+    crf = dict(first)
+    crf["sim_wall_s"] = statistics.median(m["sim_wall_s"] for m in per_run)
+    heaps = [m["heap_peak_bytes"] for m in per_run if m["heap_peak_bytes"] is not None]
+    crf["heap_peak_bytes"] = statistics.median(heaps) if heaps else None
+    crf.update(runs=runs, deterministic=deterministic, wall_s_runs=[m["sim_wall_s"] for m in per_run])
+
+    log("  %s: baseline (tuning on first use, cached in bench/baseline_gains.json)" % name)
+    gains = baseline.baseline_gains(plant)
+    b_rows, b_summary, b_wall = baseline.run_baseline(plant, profile, gains=gains)
+    base = metrics.compute(b_rows, b_summary, b_wall)
+    base.update(runs=1, gains={k: gains[k] for k in ("kp", "ki", "kd", "rule")})
+
+    common = {"scenario": name, "plant": str(plant.relative_to(REPO)) if plant.is_relative_to(REPO)
+              else str(plant), "profile": profile}
+    crf_row = dict(common, controller="crf", **crf)
+    crf_row["targets"] = targets(crf, base)
+    crf_row["all_targets_met"] = all(v is not False for v in crf_row["targets"].values())
+    base_row = dict(common, controller="baseline", **base)
+    return crf_row, base_row
+
+
+def _fmt(value, fmt):
+    if value is None:
+        return "—"
+    return fmt % value
+
+
+def print_table(console, results):
+    table = Table(title="Controller benchmark (virtual freezer)")
+    table.add_column("scenario")
+    table.add_column("controller")
+    for _, head, _ in COLUMNS:
+        table.add_column(head, justify="right")
+    for r in results:
+        cells = [_fmt(r.get(k), f) for k, _, f in COLUMNS]
+        table.add_row(r["scenario"], r["controller"], *cells,
+                      end_section=r["controller"] == "baseline")
+    console.print(table)
+    for r in results:
+        if r["controller"] != "crf":
+            continue
+        console.print("[bold]%s[/bold] (%s, %d runs, trajectory metrics %s)" % (
+            r["scenario"], r["profile"], r["runs"],
+            "identical across runs" if r["deterministic"] else "[red]DIFFER between runs[/red]"))
+        for key, text in TARGETS:
+            v = r["targets"][key]
+            mark = "[green]PASS[/green]" if v else "[dim]n/a [/dim]" if v is None else "[red]FAIL[/red]"
+            console.print("  %s  %s" % (mark, text))
+
+
+def main(plants=None, out="bench/results.json", runs=3, keep_runs=False):
+    """Run every scenario; write results JSON. 0 even if targets are missed, 1 if a run failed."""
+    console = Console()
+    log = lambda msg: console.print("[dim]%s[/dim]" % msg)  # noqa: E731
+    results, failed = [], False
+    try:
+        scen = scenarios(plants)
+    except (FileNotFoundError, ValueError) as e:
+        console.print("[red]%s[/red]" % e)
+        return 2
+    out = Path(out)
+    with tempfile.TemporaryDirectory(prefix="crf-bench-") as tmp:
+        work = out.parent / "runs" if keep_runs else Path(tmp)
+        for name, plant, profile in scen:
+            try:
+                results.extend(bench_scenario(name, plant, profile, runs, work, log))
+            except Exception as e:  # report the scenario, carry on with the others
+                failed = True
+                console.print("[red]%s: run failed:[/red] %s" % (name, e))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print_table(console, results)
+    console.print("results: %s" % out)
+    return 1 if failed or not results else 0
+
+
+def smoke(out_dir):
+    """One short firmware run (selftest profile) + its metrics, for a quick check."""
+    plant = PLANTS_DIR / "bag_50ml.json"
+    rows, summary, wall = run_virtual(plant, "selftest", out_dir)
+    result = metrics.compute(rows, summary, wall)
+    result.update(trace_rows=len(rows), summary=summary)
+    return result
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--plants", nargs="*")
+    ap.add_argument("--out", default="bench/results.json")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--keep-runs", action="store_true")
+    a = ap.parse_args()
+    sys.exit(main(a.plants, a.out, a.runs, a.keep_runs))

@@ -1,0 +1,195 @@
+"""The `crf` command line.
+
+Heavy modules (matplotlib, the firmware's validator, the plant model) are
+imported inside the commands so `crf --help` stays fast and one broken
+module does not take every command down.
+"""
+
+import signal
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from crf_host import __version__
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+def _console(err=False):
+    return Console(stderr=err, highlight=False, soft_wrap=True)
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="crf")
+def crf():
+    """Open controlled-rate freezer controller: host tools."""
+
+
+def main(argv=None):
+    """Console-script entry point."""
+    return crf.main(args=argv, prog_name="crf")
+
+
+# -- virtual freezer -----------------------------------------------------
+
+def _interrupt(*_):
+    raise KeyboardInterrupt
+
+
+@crf.command(context_settings=CONTEXT)
+@click.option("--plant", type=click.Path(exists=True, dir_okay=False),
+              help="Plant file (default: the runner's bag_50ml.json).")
+@click.option("--seed", type=int, help="Override the plant file's seed.")
+@click.option("--speed", default="1", show_default=True,
+              help="1 = real time, any factor, or 'max'.")
+@click.option("--flash", default="runs/virtual-flash.img", show_default=True,
+              type=click.Path(dir_okay=False),
+              help="File-backed flash image (created if missing).")
+@click.option("--log", default="runs/virtual-freezer.log", show_default=True,
+              type=click.Path(dir_okay=False),
+              help="Where the firmware's stderr goes.")
+def sim(plant, seed, speed, flash, log):
+    """Run the virtual freezer behind a serial device (pty) until Ctrl-C."""
+    from crf_host.simlaunch import VirtualFreezer
+
+    out = _console()
+    vf = VirtualFreezer(plant=plant, seed=seed, speed=speed, flash=flash,
+                        log=log)
+    # SIGTERM (e.g. from a supervisor) stops the run like Ctrl-C does.
+    old_term = signal.signal(signal.SIGTERM, _interrupt)
+    code = 0
+    try:
+        vf.start()
+        out.print(f"virtual freezer on {vf.port}", markup=False)
+        out.print(f"stderr log: {log}  (Ctrl-C to stop)", markup=False)
+        while vf.running():
+            time.sleep(0.2)
+        code = vf.proc.returncode
+        out.print(f"[red]virtual freezer exited with code {code}[/red]")
+        out.print(Path(log).read_text(errors="replace")[-2000:], markup=False)
+    except KeyboardInterrupt:
+        out.print("stopping")
+    finally:
+        vf.stop()
+        vf.close_log()
+        signal.signal(signal.SIGTERM, old_term)
+    sys.exit(1 if code else 0)
+
+
+@crf.command(context_settings=CONTEXT)
+@click.option("--out", "out_dir", default="runs", show_default=True,
+              type=click.Path(file_okay=False), help="Output directory.")
+@click.option("--speed", default="max", show_default=True,
+              help="1 = real time, any factor, or 'max'.")
+@click.option("--plant", type=click.Path(exists=True, dir_okay=False),
+              help="Plant file (default: the demo's own choice).")
+def demo(out_dir, speed, plant):
+    """Run a standard HPC bag profile in the virtual freezer and plot it."""
+    from crf_host.demo import run_demo
+
+    sys.exit(run_demo(out_dir=out_dir, speed=speed, plant=plant) or 0)
+
+
+@crf.command(context_settings=CONTEXT)
+@click.option("--plants", multiple=True, metavar="FILES",
+              help="Plant files, space-separated; may be repeated. "
+                   "Default: every plant in firmware/crf_sim/plants.")
+@click.option("--out", default="bench/results.json", show_default=True,
+              type=click.Path(dir_okay=False), help="Results file.")
+@click.option("--runs", default=3, show_default=True, type=click.IntRange(1),
+              help="Runs per scenario (plant).")
+def bench(plants, out, runs):
+    """Benchmark the controller on the virtual freezer's plants."""
+    from crf_host.bench import main as bench_main
+
+    files = [f for group in plants for f in group.split()]
+    for f in files:
+        if not Path(f).is_file():
+            raise click.BadParameter(f"no such file: {f}", param_hint="--plants")
+    sys.exit(bench_main(plants=files or None, out=out, runs=runs) or 0)
+
+
+# -- file validation -----------------------------------------------------
+
+def _report(console, path, errors, warnings):
+    for w in warnings:
+        console.print(f"[yellow]{path}: warning: {w}[/yellow]", markup=True)
+    for e in errors:
+        console.print(f"[red]{path}: error: {e}[/red]", markup=True)
+    if not errors:
+        console.print(f"[green]{path}: ok[/green]")
+
+
+def _escape(text):
+    from rich.markup import escape
+
+    return escape(str(text))
+
+
+def _check_profile(mod, path):
+    """Run the firmware's own validator on one file -> (errors, warnings)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        return [f"cannot read: {e}"], []
+    try:
+        return [], list(mod.validate(mod.loads(text)))
+    except mod.ProfileError as e:
+        return e.lines() or [str(e)], []
+
+
+@crf.group(context_settings=CONTEXT)
+def profile():
+    """Freezing profiles."""
+
+
+@profile.command("validate", context_settings=CONTEXT)
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(dir_okay=False))
+def profile_validate(files):
+    """Check profile files against the firmware's own validator."""
+    import crf.profile.validate as mod
+
+    console = _console()
+    failed = False
+    for path in files:
+        errors, warnings = _check_profile(mod, path)
+        _report(console, _escape(path), [_escape(e) for e in errors],
+                [_escape(w) for w in warnings])
+        failed = failed or bool(errors)
+    sys.exit(1 if failed else 0)
+
+
+@crf.group(context_settings=CONTEXT)
+def plant():
+    """Plant files of the virtual freezer."""
+
+
+@plant.command("validate", context_settings=CONTEXT)
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(dir_okay=False))
+def plant_validate(files):
+    """Check plant files by loading them with the plant model."""
+    from crf_sim import plant as plant_mod
+
+    console = _console()
+    failed = False
+    for path in files:
+        try:
+            plant_mod.load_plant(path)
+            errors = []
+        except plant_mod.PlantError as e:
+            errors = [str(e)]
+        except (OSError, ValueError) as e:
+            errors = [f"cannot read: {e}"]
+        _report(console, _escape(path), [_escape(e) for e in errors], [])
+        failed = failed or bool(errors)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
