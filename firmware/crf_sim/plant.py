@@ -14,7 +14,6 @@ except ImportError:
 
 from crf_sim.sensor import XorShift32, Probe
 
-FORMAT = const(1)
 L_N2 = 199000.0      # J/kg, LN2 latent heat of vaporisation
 CP_N2 = 1040.0       # J/(kg K), nitrogen gas
 T_LN2 = -196.0       # deg C, LN2 boiling point (rounded)
@@ -555,12 +554,16 @@ class Plant:
         b = self._qb0 + h_j_per_kg
         return 2.0 * self._qc / (b + math.sqrt(b * b - 4.0 * self._qa * self._qc))
 
-    def stored_energy_j(self):
-        """Enthalpy of gas + wall + samples (+ heat in transit to the samples), J."""
-        e = self.gas_j_per_k * self.chamber_c + self._hw
+    def samples_energy_j(self):
+        """Enthalpy of all sample units (0 = liquid at Tm), incl. heat in transit, J."""
+        e = (self._gs * self._sum_tg - self._blk * self._s) * self._dt_s
         for h in self._h:
             e += h
-        return e + (self._gs * self._sum_tg - self._blk * self._s) * self._dt_s
+        return e
+
+    def stored_energy_j(self):
+        """Enthalpy of gas + wall + samples, J (reference: 0 C gas, 20 C wall)."""
+        return self.gas_j_per_k * self.chamber_c + self._hw + self.samples_energy_j()
 
     def read_chamber_probe(self):
         return self._chamber_probe.read()

@@ -95,11 +95,9 @@ def main(argv):
     plant = Plant(spec, seed)
     speed = 0.0 if opts["speed"] == "max" else float(opts["speed"])
     board = VirtualBoard(plant, speed)
-    if opts["flash"]:
-        flashdev.mount(opts["flash"], board.storage_root)
-    else:
-        # No image: a RAM-backed littlefs would hide persistence; use a temp file.
-        flashdev.mount("/tmp/crf-virtual-flash-%d.img" % os.getpid(), board.storage_root)
+    # Without --flash the image is a scratch file, removed at exit.
+    flash = opts["flash"] or "/tmp/crf-virtual-flash-%d.img" % (time.time_ns() % 1000000007)
+    flashdev.mount(flash, board.storage_root)
     seed_flash(board)
     app = App(board, cfg)
     trace = open(opts["trace"], "w") if opts["trace"] else None
@@ -146,6 +144,8 @@ def main(argv):
             break
         app.wait_next_pass()
     wall_ms = time.ticks_diff(time.ticks_ms(), wall0)
+    if not opts["flash"]:
+        os.remove(flash)
     if trace:
         trace.close()
     if opts["summary"]:

@@ -2,6 +2,8 @@
 # converter quantization and injectable faults. Shared by CPython and
 # MicroPython, so the noise comes from our own PRNG (identical sequences).
 
+import math
+
 FAULT_KINDS = (None, 'open', 'short', 'stuck', 'offset')
 
 
@@ -35,7 +37,7 @@ def quantize(value_c, resolution_c):
     if resolution_c <= 0.0:
         return value_c
     n = value_c / resolution_c
-    # round half up on both signs so readings are symmetric about zero
+    # round half away from zero so readings are symmetric about 0 C
     k = int(n + 0.5) if n >= 0.0 else -int(-n + 0.5)
     return k * resolution_c
 
@@ -55,7 +57,6 @@ class Probe:
         # exact discrete first-order lag factor for a step of dt_s
         if self.tau_s <= 0.0:
             return 1.0
-        import math
         return 1.0 - math.exp(-dt_s / self.tau_s)
 
     def set_fault(self, kind, value=0.0):

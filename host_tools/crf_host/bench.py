@@ -21,14 +21,14 @@ from crf_host.runner import run_virtual
 TRAJECTORY_KEYS = ("chamber_rms_c", "chamber_max_abs_c", "sample_rate_error_c_per_min",
                    "plateau_min", "ln2_kg", "valve_cycles")
 COLUMNS = (
-    ("chamber_rms_c", "chamber RMS °C", "%.3f"),
-    ("chamber_max_abs_c", "chamber max °C", "%.2f"),
-    ("sample_rate_error_c_per_min", "sample rate err °C/min", "%.3f"),
-    ("plateau_min", "plateau min", "%.1f"),
-    ("ln2_kg", "LN2 kg", "%.2f"),
-    ("valve_cycles", "valve cycles", "%d"),
-    ("sim_wall_s", "wall s", "%.1f"),
-    ("heap_peak_bytes", "heap peak B", "%d"),
+    ("chamber_rms_c", "chamber\nRMS °C", "%.3f"),
+    ("chamber_max_abs_c", "chamber\nmax °C", "%.2f"),
+    ("sample_rate_error_c_per_min", "sample rate\nerr °C/min", "%.3f"),
+    ("plateau_min", "plateau\nmin", "%.1f"),
+    ("ln2_kg", "LN2\nkg", "%.2f"),
+    ("valve_cycles", "valve\ncycles", "%d"),
+    ("sim_wall_s", "wall\ns", "%.1f"),
+    ("heap_peak_bytes", "heap peak\nbytes", "%d"),
 )
 TARGETS = (
     ("chamber_rms", "chamber RMS <= 0.3 °C and <= baseline/3"),
@@ -132,10 +132,10 @@ def _fmt(value, fmt):
 
 def print_table(console, results):
     table = Table(title="Controller benchmark (virtual freezer)")
-    table.add_column("scenario")
-    table.add_column("controller")
+    table.add_column("scenario", no_wrap=True)
+    table.add_column("controller", no_wrap=True)
     for _, head, _ in COLUMNS:
-        table.add_column(head, justify="right")
+        table.add_column(head, justify="right", no_wrap=True)
     for r in results:
         cells = [_fmt(r.get(k), f) for k, _, f in COLUMNS]
         table.add_row(r["scenario"], r["controller"], *cells,
@@ -156,6 +156,8 @@ def print_table(console, results):
 def main(plants=None, out="bench/results.json", runs=3, keep_runs=False):
     """Run every scenario; write results JSON. 0 even if targets are missed, 1 if a run failed."""
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=140)  # logs and CI: keep the table on one line per row
     log = lambda msg: console.print("[dim]%s[/dim]" % msg)  # noqa: E731
     results, failed = [], False
     try:

@@ -12,7 +12,7 @@ LN2_KG_PER_L = 0.807
 PROFILE = "hpc_bag"
 STEP_SHADES = ("#f2f2f2", "#ffffff")
 COLORS = {"chamber": "#1f77b4", "sample": "#d62728", "sp": "#555555", "valve": "#1f77b4",
-          "heater": "#ff7f0e", "nucleation": "#2ca02c"}
+          "heater": "#ff7f0e", "nucleation": "#2ca02c", "comp": "#9467bd"}
 
 
 def _hmm(seconds):
@@ -25,8 +25,11 @@ def _steps(rows):
     spans, start = [], 0
     for i in range(1, len(rows) + 1):
         if i == len(rows) or rows[i]["step"] != rows[start]["step"]:
+            kind = rows[start]["kind"]
+            if kind in ("ramp", "hold") and rows[start].get("probe") == "sample":
+                kind += " (sample)"
             spans.append((rows[start]["t_s"] / 60.0, rows[i - 1]["t_s"] / 60.0,
-                          rows[start]["step"], rows[start]["kind"]))
+                          rows[start]["step"], kind))
             start = i
     return spans
 
@@ -41,7 +44,7 @@ def _moving_mean(values, n):
     return out
 
 
-def plot_freeze_curve(rows, summary, path, title):
+def plot_freeze_curve(rows, summary, path, title, plateau_min=None):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -55,8 +58,25 @@ def plot_freeze_curve(rows, summary, path, title):
         for axis in (ax, ax2):
             axis.axvspan(a, b, color=STEP_SHADES[i % 2], zorder=0)
         if b - a >= 2.0:  # label only steps wide enough to read
-            ax.text((a + b) / 2, 1.01, "%d %s" % (int(idx), kind), transform=ax.get_xaxis_transform(),
+            ax.text((a + b) / 2, 1.01, "%d %s" % (int(idx), kind),
+                    transform=ax.get_xaxis_transform(),
                     ha="center", va="bottom", fontsize=8, color="#444444")
+    comp_on = None
+    for r in rows + [{"t_s": rows[-1]["t_s"], "comp": 0.0}]:
+        if r.get("comp") and comp_on is None:
+            comp_on = r["t_s"]
+        elif not r.get("comp") and comp_on is not None:
+            ax.axvspan(comp_on / 60.0, r["t_s"] / 60.0, color=COLORS["comp"], alpha=0.15, zorder=0,
+                       label="heat-of-fusion compensation")
+            comp_on = None
+    tm = summary.get("tm_c")
+    if tm is not None:
+        ax.axhline(tm, color=COLORS["sample"], lw=0.7, ls=":", alpha=0.7)
+        ax.text(t[0] + 0.5, tm + 1.0, "Tm %.1f °C" % tm, fontsize=8, color=COLORS["sample"])
+    sample_sp = [r["sp_sample_c"] if r.get("probe") == "sample" and r.get("sp_sample_c") is not None
+                 and not r.get("comp") else float("nan") for r in rows]
+    ax.plot(t, sample_sp, color=COLORS["sample"], lw=1.0, ls="--", alpha=0.8,
+            label="sample setpoint (sample-probe steps)")
     ax.plot(t, col("sp_chamber_c"), color=COLORS["sp"], lw=1.0, ls="--", label="chamber setpoint")
     ax.plot(t, col("chamber_c"), color=COLORS["chamber"], lw=1.3, label="chamber probe")
     ax.plot(t, col("sample_c"), color=COLORS["sample"], lw=1.6, label="sample probe")
@@ -66,9 +86,14 @@ def plot_freeze_curve(rows, summary, path, title):
         if nuc_c is not None:
             ax.plot([nuc_s / 60.0], [nuc_c], "o", color=COLORS["nucleation"], ms=7,
                     label="nucleation %.1f °C at %.0f min" % (nuc_c, nuc_s / 60.0))
+    if nuc_s is not None and plateau_min:
+        a, b = nuc_s / 60.0, nuc_s / 60.0 + plateau_min
+        y = (tm if tm is not None else 0.0) + 6.0
+        ax.annotate("", xy=(a, y), xytext=(b, y), arrowprops={"arrowstyle": "<->", "color": "#333333"})
+        ax.text((a + b) / 2, y + 1.0, "plateau %.1f min" % plateau_min, ha="center", fontsize=8)
     ax.set_ylabel("temperature (°C)")
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper right", fontsize=9, framealpha=0.9)
+    ax.legend(loc="lower left", fontsize=9, framealpha=0.9)
     ax.set_title(title, pad=18)
 
     ax2.plot(t, _moving_mean(col("valve_duty"), 60), color=COLORS["valve"], lw=1.2,
@@ -127,7 +152,7 @@ def run_demo(out_dir="runs", speed="max", plant=None):
     png = run_dir / "freeze_curve.png"
     m = metrics.compute(rows, summary, wall_s)
     plot_freeze_curve(rows, summary, png, "Profile %s on plant %s (virtual freezer)"
-                      % (PROFILE, plant.stem))
+                      % (PROFILE, plant.stem), plateau_min=m["plateau_min"])
     for line in summary_lines(m, summary, wall_s,
                               [("Trajectory", trajectory), ("Freeze curve", png),
                                ("Summary JSON", run_dir / "summary.json")]):

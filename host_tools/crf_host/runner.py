@@ -86,9 +86,12 @@ def run_virtual(plant, profile_name, out_dir, seed=None, heap="128wK",
     wall_s = time.monotonic() - t0
     (out / "link.log").write_text(proc.stdout or "")
     if proc.returncode != 0 or not trace.exists() or not summary_path.exists():
-        raise RuntimeError(
-            "virtual freezer failed (exit %d) running %s on %s:\n%s"
-            % (proc.returncode, profile_name, plant, (proc.stderr or "").strip() or "(no stderr)"))
+        # The unix port may print a traceback on the link (stdout) rather than stderr.
+        why = (proc.stderr or "").strip()
+        if not why:
+            why = "\n".join((proc.stdout or "").strip().splitlines()[-12:]) or "(no output)"
+        raise RuntimeError("virtual freezer failed (exit %d) running %s on %s:\n%s"
+                           % (proc.returncode, profile_name, plant, why))
     with open(summary_path) as f:
         summary = json.load(f)
     return read_trace(trace), summary, wall_s

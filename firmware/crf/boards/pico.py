@@ -11,10 +11,13 @@ small state machine advanced by start_*(), read_*() and poll():
     BIASED --start--> CONVERTING (one-shot at once, bias already settled)
     BIASED --bias_idle_ms without a start--> IDLE (bias off)
 
-So with regular sampling a read is ready `conversion_ms` after the start; the
-first conversion after idle also needs the bias to settle, and its one-shot
-is issued by the first poll()/read_*() at least 10 ms after the start.
-read_*() returns None with fault 0 while no finished conversion is waiting.
+So with regular sampling a read is ready one conversion time (70 ms with the
+50 Hz filter) after the start; the first conversion after idle also needs the
+bias to settle, and its one-shot is issued by the first poll()/read_*() at
+least 10 ms after the start (board.conversion_ms = settle + conversion is the
+conservative start->read spacing).  read_*() returns None with fault 0 while
+no finished conversion is waiting; a fault returns None with the MAX31865
+fault byte in chamber_fault / sample_fault, and clears it in the chip.
 
 Heater: slow software time-proportioning in poll() (an SSR wants a window of
 about a second; rp2 PWM cannot go below ~8 Hz).  Call poll() at 20 Hz or more
@@ -155,7 +158,8 @@ class Board:
 
         self.clock = clock if clock is not None else PicoClock(machine.RTC())
         self._heater_on = False
-        self._duty = 0.0
+        self.heater_duty = 0.0
+        self._on_ms = 0
         self._window = heater_window_ms
         self._win_start = self.clock.ticks_ms()
 
@@ -192,7 +196,8 @@ class Board:
     def safe_outputs(self):
         """Valve closed, heater off."""
         self._valve(0)
-        self._duty = 0.0
+        self.heater_duty = 0.0
+        self._on_ms = 0
         self._heater(0)
         self._heater_on = False
 
@@ -205,8 +210,15 @@ class Board:
             duty = 0.0
         elif duty > 1.0:
             duty = 1.0
-        self._duty = duty
-        if duty == 0.0:
+        self.heater_duty = duty
+        w = self._window
+        on_ms = int(duty * w)
+        if on_ms < _MIN_PULSE_MS:
+            on_ms = 0
+        elif on_ms > w - _MIN_PULSE_MS:
+            on_ms = w
+        self._on_ms = on_ms  # poll() does integer work only
+        if on_ms == 0:
             self._heater(0)
             self._heater_on = False
 
@@ -329,7 +341,8 @@ class Board:
         lim = len(buf)
         one = self._one
         while n < lim and _ready(self._poll_in):
-            self._in.readinto(one)
+            if not self._in.readinto(one):
+                break  # end of stream
             buf[n] = one[0]
             n += 1
         return n
@@ -390,12 +403,7 @@ class Board:
             else:  # fell behind by more than a window: restart it
                 self._win_start = now
             el = c.ticks_diff(now, self._win_start)
-        on_ms = int(self._duty * w)
-        if on_ms < _MIN_PULSE_MS:
-            on_ms = 0
-        elif on_ms > w - _MIN_PULSE_MS:
-            on_ms = w
-        on = el < on_ms
+        on = el < self._on_ms
         if on != self._heater_on:
             self._heater(1 if on else 0)
             self._heater_on = on

@@ -10,6 +10,7 @@ END = "end"         # final hold reached: product may be transferred
 STOPPED = "stopped"
 
 _MAX_EVENTS = 16
+_HIST = 31      # control periods of sample history for the cooling-rate estimate
 
 
 class Engine:
@@ -35,6 +36,8 @@ class Engine:
         self._peak = None
         self._comp_done = False
         self._comp_ms = 0
+        self._hist = [0.0] * _HIST
+        self._hist_i = 0
 
     # -- operator commands -------------------------------------------------
     def start(self, profile, chamber_c, sample_c):
@@ -137,6 +140,9 @@ class Engine:
             self.state = END
             return
         self._enter(i, chamber_c, sample_c, chamber_sp)
+        if self.kind == "end":
+            self.state = END
+            self._event("end", i)
 
     def _exotherm(self, sample_c, rise_c):
         # Nucleation: the sample warms by rise_c above its running minimum
@@ -147,6 +153,18 @@ class Engine:
             self._run_min = sample_c
             return False
         return sample_c > self._run_min + rise_c
+
+    def _slope(self, sample_c, dt_ms):
+        """Sample cooling rate (deg C/s) over the last ~30 s, or None until known."""
+        h = self._hist
+        if sample_c is None:
+            return None
+        i = self._hist_i
+        h[i % _HIST] = sample_c
+        self._hist_i = i + 1
+        if i < _HIST:
+            return None
+        return (sample_c - h[(i + 1) % _HIST]) / ((_HIST - 1) * dt_ms * 0.001)
 
     def update(self, dt_ms, chamber_c, sample_c, chamber_sp, cfg):
         """Advance one control period. sample_c should be the filtered sample reading;
@@ -167,6 +185,7 @@ class Engine:
                     if self._exotherm(sample_c, comp.get("detect_rise_c", 0.3)):
                         self.comp = True
                         self._comp_ms = 0
+                        self._hist_i = 0
                         self._peak = sample_c
                         self.nucleation_ms = self.elapsed_ms
                         self._event("nucleation", sample_c)
@@ -180,7 +199,14 @@ class Engine:
                     self._comp_ms += dt_ms
                     if sample_c is not None and sample_c > self._peak:
                         self._peak = sample_c
-                    done = sample_c is not None and sample_c <= self._peak - cfg["comp_release_c"]
+                    # Done once the latent heat is out: the sample has left its
+                    # peak and cools at the programmed rate again (small samples),
+                    # or is comp_release_c below the peak (large ones).
+                    slope = self._slope(sample_c, dt_ms)
+                    done = sample_c is not None and (
+                        sample_c <= self._peak - cfg["comp_release_c"]
+                        or (sample_c <= self._peak - 0.5 and slope is not None
+                            and slope <= self.rate_c_s))
                     if done or self._comp_ms >= comp.get("max_s", 600) * 1000:
                         # Resume the ramp from where the sample is now.
                         self.comp = False
@@ -227,7 +253,6 @@ class Engine:
                 self._next(chamber_c, sample_c, chamber_sp)
         elif kind == "end":
             self.state = END
-            self._event("end", self.index)
 
     def rate_sample_c_s(self):
         return self.rate_c_s if self.probe == "sample" else 0.0
