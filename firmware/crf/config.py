@@ -19,10 +19,11 @@ DEFAULTS = {
     "ambient_c": 22.0,
     "fan_w": 20.0,
     # chamber loop: gains in W/K, W/(K s), W s/K
-    "chamber_kp": 100.0,
-    "chamber_ki": 6.0,
+    "chamber_kp": 150.0,
+    "chamber_ki": 10.0,
     "chamber_kd": 0.0,
     "chamber_d_filter_s": 2.0,
+    "chamber_i_band_c": 1.5,      # integrate only near the setpoint: no windup on big moves
     # sample loop (cascade): output is the chamber lead in K
     "sample_kp": 4.0,
     "sample_ki": 0.02,
@@ -31,6 +32,7 @@ DEFAULTS = {
     "sample_filter_s": 3.0,
     "cascade_sp_rate_c_min": 6.0, # fastest the cascade moves the chamber setpoint
     # heat-of-fusion compensation
+    "comp_rate_c_min": 12.0,      # chamber cooling rate into the excursion
     "comp_release_c": 3.0,        # excursion ends once the sample is this far below its post-nucleation peak
 }
 
@@ -51,12 +53,14 @@ _LIMITS = {
     "chamber_ki": (0.0, 1e4),
     "chamber_kd": (0.0, 1e5),
     "chamber_d_filter_s": (0.0, 600.0),
+    "chamber_i_band_c": (0.0, 100.0),
     "sample_kp": (0.0, 1e3),
     "sample_ki": (0.0, 100.0),
     "sample_lead_max_c": (0.0, 150.0),
     "sample_lag_max_c": (0.0, 50.0),
     "sample_filter_s": (0.0, 600.0),
     "cascade_sp_rate_c_min": (0.1, 50.0),
+    "comp_rate_c_min": (1.0, 60.0),
     "comp_release_c": (0.5, 30.0),
 }
 

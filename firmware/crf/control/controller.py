@@ -43,7 +43,7 @@ class Controller:
     def __init__(self, cfg):
         self.cfg = cfg
         self.chamber_pid = PID(cfg["chamber_kp"], cfg["chamber_ki"], cfg["chamber_kd"],
-                               cfg["chamber_d_filter_s"])
+                               cfg["chamber_d_filter_s"], i_band=cfg["chamber_i_band_c"])
         self.sample_pid = PID(cfg["sample_kp"], cfg["sample_ki"], 0.0, 0.0,
                               -cfg["sample_lead_max_c"], cfg["sample_lag_max_c"])
         self.mode = MODE_OFF

@@ -6,11 +6,12 @@
 
 
 class PID:
-    def __init__(self, kp, ki, kd=0.0, d_filter_s=0.0, out_min=-1.0, out_max=1.0):
+    def __init__(self, kp, ki, kd=0.0, d_filter_s=0.0, out_min=-1.0, out_max=1.0, i_band=0.0):
         self.kp = kp
         self.ki = ki          # per second
         self.kd = kd          # seconds
         self.d_filter_s = d_filter_s
+        self.i_band = i_band  # integrate only while |error| < i_band (0: always)
         self.out_min = out_min
         self.out_max = out_max
         self.integral = 0.0
@@ -51,7 +52,8 @@ class PID:
         # Conditional integration: do not integrate further into saturation.
         i = self.integral + self.ki * err * dt
         u = p + i + self.d_term + ff
-        if (u > hi and err > 0.0) or (u < lo and err < 0.0):
+        band = self.i_band
+        if (u > hi and err > 0.0) or (u < lo and err < 0.0) or (band and (err > band or err < -band)):
             i = self.integral
             u = p + i + self.d_term + ff
         # Keep the integral itself inside the output range.

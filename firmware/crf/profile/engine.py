@@ -38,6 +38,8 @@ class Engine:
         self._comp_ms = 0
         self._hist = [0.0] * _HIST
         self._hist_i = 0
+        self._comp_target = 0.0
+        self._comp_rate_c_s = 0.0
 
     # -- operator commands -------------------------------------------------
     def start(self, profile, chamber_c, sample_c):
@@ -191,12 +193,18 @@ class Engine:
                         self._event("nucleation", sample_c)
                         self.mode = MODE_CHAMBER
                         self.probe = "chamber"
-                        self.sp = comp["chamber_c"]
-                        self.sp_chamber = self.sp
-                        self._event("compensation", self.sp)
+                        self.sp = chamber_sp
+                        self._comp_target = comp["chamber_c"]
+                        self._comp_rate_c_s = cfg["comp_rate_c_min"] / 60.0
+                        self._event("compensation", self._comp_target)
                         return
                 else:
                     self._comp_ms += dt_ms
+                    # Drive the chamber down at the fastest rate it can follow,
+                    # so it does not overshoot the excursion temperature.
+                    sp = self.sp - cfg["comp_rate_c_min"] / 60.0 * dt
+                    self.sp = sp if sp > self._comp_target else self._comp_target
+                    self.sp_chamber = self.sp
                     if sample_c is not None and sample_c > self._peak:
                         self._peak = sample_c
                     # Done once the latent heat is out: the sample has left its
@@ -258,4 +266,6 @@ class Engine:
         return self.rate_c_s if self.probe == "sample" else 0.0
 
     def rate_chamber_c_s(self):
-        return self.rate_c_s if self.probe == "chamber" and self.kind == "ramp" and not self.comp else 0.0
+        if self.comp:
+            return -self._comp_rate_c_s if self.sp > self._comp_target else 0.0
+        return self.rate_c_s if self.probe == "chamber" and self.kind == "ramp" else 0.0
