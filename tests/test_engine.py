@@ -74,7 +74,16 @@ def test_compensation_on_exotherm_then_resume_from_sample():
         e.update(1000, s - 5, s, -15.0, CFG)
     assert not e.comp
     e.update(1000, -15.0, s + 2.0, -15.0, CFG)  # nucleation exotherm
-    assert e.comp and e.mode == MODE_CHAMBER and e.sp_chamber == -50
+    assert e.comp and e.mode == MODE_CHAMBER and e.sp_chamber == -15.0
+    for _ in range(60):                         # chamber driven down at comp_rate_c_min
+        e.update(1000, -20.0, s + 2.0, e.sp_chamber, CFG)
+    assert abs(e.sp_chamber - (-15.0 - CFG["comp_rate_c_min"])) < 1e-6
+    assert e.rate_chamber_c_s() < 0
+    for _ in range(600):
+        e.update(1000, -20.0, s + 2.0 + 1e-3, e.sp_chamber, CFG)
+        if e.sp_chamber == -50:
+            break
+    assert e.sp_chamber == -50 and e.rate_chamber_c_s() == 0.0
     assert any(ev[1] == "nucleation" for ev in e.events)
     peak = s + 2.0
     t = 0

@@ -194,6 +194,7 @@ class Engine:
                         self.mode = MODE_CHAMBER
                         self.probe = "chamber"
                         self.sp = chamber_sp
+                        self.sp_chamber = chamber_sp
                         self._comp_target = comp["chamber_c"]
                         self._comp_rate_c_s = cfg["comp_rate_c_min"] / 60.0
                         self._event("compensation", self._comp_target)
