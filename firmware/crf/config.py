@@ -30,7 +30,8 @@ DEFAULTS = {
     "sample_lead_max_c": 30.0,    # chamber may be at most this far below the sample
     "sample_lag_max_c": 5.0,      # ... and at most this far above it
     "sample_filter_s": 3.0,
-    "cascade_sp_rate_c_min": 6.0, # fastest the cascade moves the chamber setpoint
+    "cascade_sp_rate_c_min": 6.0, # fastest the cascade cools the chamber setpoint
+    "cascade_warm_rate_c_min": 6.0,  # ... and warms it (warming costs heater and LN2)
     # heat-of-fusion compensation
     "comp_rate_c_min": 12.0,      # chamber cooling rate into the excursion
     "comp_release_c": 3.0,        # excursion ends once the sample is this far below its post-nucleation peak
@@ -60,6 +61,7 @@ _LIMITS = {
     "sample_lag_max_c": (0.0, 50.0),
     "sample_filter_s": (0.0, 600.0),
     "cascade_sp_rate_c_min": (0.1, 50.0),
+    "cascade_warm_rate_c_min": (0.1, 50.0),
     "comp_rate_c_min": (1.0, 60.0),
     "comp_release_c": (0.5, 30.0),
 }

@@ -102,18 +102,23 @@ def bench_scenario(name, plant, profile, runs, work_dir, log):
         rows, summary, wall = run_virtual(plant, profile, Path(work_dir) / name / ("crf%d" % i))
         per_run.append(metrics.compute(rows, summary, wall))
     first = per_run[0]
-    deterministic = all(all(m[k] == first[k] for k in TRAJECTORY_KEYS) for m in per_run)
+    differing = [k for k in TRAJECTORY_KEYS if any(m[k] != first[k] for m in per_run)]
+    deterministic = not differing
     crf = dict(first)
     crf["sim_wall_s"] = statistics.median(m["sim_wall_s"] for m in per_run)
     heaps = [m["heap_peak_bytes"] for m in per_run if m["heap_peak_bytes"] is not None]
     crf["heap_peak_bytes"] = statistics.median(heaps) if heaps else None
-    crf.update(runs=runs, deterministic=deterministic, wall_s_runs=[m["sim_wall_s"] for m in per_run])
+    crf.update(runs=runs, deterministic=deterministic, wall_s_runs=[m["sim_wall_s"] for m in per_run],
+               run_end_s=summary.get("run_end_s"), sample_end_c=rows[-1].get("sample_true_c"))
+    if differing:
+        crf["differing"] = {k: [m[k] for m in per_run] for k in differing}
 
     log("  %s: baseline (tuning on first use, cached in bench/baseline_gains.json)" % name)
     gains = baseline.baseline_gains(plant)
     b_rows, b_summary, b_wall = baseline.run_baseline(plant, profile, gains=gains)
     base = metrics.compute(b_rows, b_summary, b_wall)
-    base.update(runs=1, gains={k: gains[k] for k in ("kp", "ki", "kd", "rule")})
+    base.update(runs=1, gains={k: gains[k] for k in ("kp", "ki", "kd", "rule")},
+                run_end_s=b_summary.get("run_end_s"), sample_end_c=b_rows[-1].get("sample_true_c"))
 
     common = {"scenario": name, "plant": str(plant.relative_to(REPO)) if plant.is_relative_to(REPO)
               else str(plant), "profile": profile}
@@ -144,9 +149,14 @@ def print_table(console, results):
     for r in results:
         if r["controller"] != "crf":
             continue
-        console.print("[bold]%s[/bold] (%s, %d runs, trajectory metrics %s)" % (
-            r["scenario"], r["profile"], r["runs"],
-            "identical across runs" if r["deterministic"] else "[red]DIFFER between runs[/red]"))
+        if r["runs"] < 2:
+            same = "1 run: determinism not checked"
+        elif r["deterministic"]:
+            same = "%d runs: trajectory metrics identical across runs" % r["runs"]
+        else:
+            same = "%d runs: [red]trajectory metrics DIFFER between runs: %s[/red]" % (
+                r["runs"], ", ".join(r.get("differing", {})))
+        console.print("[bold]%s[/bold] (%s; %s)" % (r["scenario"], r["profile"], same))
         for key, text in TARGETS:
             v = r["targets"][key]
             mark = "[green]PASS[/green]" if v else "[dim]n/a [/dim]" if v is None else "[red]FAIL[/red]"

@@ -75,11 +75,12 @@ def plot_freeze_curve(rows, summary, path, title, plateau_min=None):
         ax.text(t[0] + 0.5, tm + 1.0, "Tm %.1f °C" % tm, fontsize=8, color=COLORS["sample"])
     sample_sp = [r["sp_sample_c"] if r.get("probe") == "sample" and r.get("sp_sample_c") is not None
                  and not r.get("comp") else float("nan") for r in rows]
-    ax.plot(t, sample_sp, color=COLORS["sample"], lw=1.0, ls="--", alpha=0.8,
-            label="sample setpoint (sample-probe steps)")
-    ax.plot(t, col("sp_chamber_c"), color=COLORS["sp"], lw=1.0, ls="--", label="chamber setpoint")
     ax.plot(t, col("chamber_c"), color=COLORS["chamber"], lw=1.3, label="chamber probe")
     ax.plot(t, col("sample_c"), color=COLORS["sample"], lw=1.6, label="sample probe")
+    # Setpoints on top: with good tracking they would vanish under the probes.
+    ax.plot(t, col("sp_chamber_c"), color=COLORS["sp"], lw=1.0, ls="--", label="chamber setpoint")
+    ax.plot(t, sample_sp, color="#7f0000", lw=1.0, ls="--",
+            label="sample setpoint (sample-probe steps)")
     nuc_s, nuc_c = summary.get("nucleation_s"), summary.get("nucleation_c")
     if nuc_s is not None:
         ax.axvline(nuc_s / 60.0, color=COLORS["nucleation"], lw=1.0, ls=":")

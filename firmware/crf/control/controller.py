@@ -134,12 +134,15 @@ class Controller:
                 sp = floor
             # Move the chamber setpoint no faster than the chamber can follow;
             # back-calculate the sample loop's integral so it does not wind up.
-            step = cfg["cascade_sp_rate_c_min"] / 60.0 * dt_ms * 0.001
+            # Warming is limited separately: heat put in now is LN2 spent again later.
+            dt = dt_ms * 0.001
             prev = self.chamber_sp
-            if sp < prev - step:
-                sp = prev - step
-            elif sp > prev + step:
-                sp = prev + step
+            down = cfg["cascade_sp_rate_c_min"] / 60.0 * dt
+            up = cfg["cascade_warm_rate_c_min"] / 60.0 * dt
+            if sp < prev - down:
+                sp = prev - down
+            elif sp > prev + up:
+                sp = prev + up
             self.sample_pid.integral += (sp - sp_sample) - lead
             rate = (sp - prev) / (dt_ms * 0.001) if dt_ms > 0 else rate_sample_c_s
         else:
