@@ -127,3 +127,14 @@ def test_summary_fields_pass_through():
     # The baseline has no heap to report.
     assert metrics.compute(rows, {})["heap_peak_bytes"] is None
     assert math.isclose(metrics.compute(rows, {})["ln2_kg"], 0.1)
+
+
+def test_smoke_firmware_run_yields_metrics(tmp_path):
+    # The whole path: virtual freezer on the unix port -> trace -> metrics.
+    from crf_host import bench
+
+    m = bench.smoke(tmp_path)
+    assert m["trace_rows"] > 600
+    assert m["chamber_rms_c"] is not None and m["chamber_rms_c"] < 2.0
+    assert m["valve_cycles"] > 0 and m["ln2_kg"] > 0
+    assert m["sample_rate_error_c_per_min"] is None  # the self-test has no sample ramps

@@ -142,6 +142,18 @@ def _check_profile(mod, path):
         return e.lines() or [str(e)], []
 
 
+def _validate_files(files, check):
+    """Report check(path) -> (errors, warnings) for each file; exit 1 if any has errors."""
+    console = _console()
+    failed = False
+    for path in files:
+        errors, warnings = check(path)
+        _report(console, _escape(path), [_escape(e) for e in errors],
+                [_escape(w) for w in warnings])
+        failed = failed or bool(errors)
+    sys.exit(1 if failed else 0)
+
+
 @crf.group(context_settings=CONTEXT)
 def profile():
     """Freezing profiles."""
@@ -154,14 +166,7 @@ def profile_validate(files):
     """Check profile files against the firmware's own validator."""
     import crf.profile.validate as mod
 
-    console = _console()
-    failed = False
-    for path in files:
-        errors, warnings = _check_profile(mod, path)
-        _report(console, _escape(path), [_escape(e) for e in errors],
-                [_escape(w) for w in warnings])
-        failed = failed or bool(errors)
-    sys.exit(1 if failed else 0)
+    _validate_files(files, lambda path: _check_profile(mod, path))
 
 
 @crf.group(context_settings=CONTEXT)
@@ -176,19 +181,16 @@ def plant_validate(files):
     """Check plant files by loading them with the plant model."""
     from crf_sim import plant as plant_mod
 
-    console = _console()
-    failed = False
-    for path in files:
+    def check(path):
         try:
             plant_mod.load_plant(path)
-            errors = []
         except plant_mod.PlantError as e:
-            errors = [str(e)]
+            return [str(e)], []
         except (OSError, ValueError) as e:
-            errors = [f"cannot read: {e}"]
-        _report(console, _escape(path), [_escape(e) for e in errors], [])
-        failed = failed or bool(errors)
-    sys.exit(1 if failed else 0)
+            return [f"cannot read: {e}"], []
+        return [], []
+
+    _validate_files(files, check)
 
 
 if __name__ == "__main__":

@@ -127,6 +127,7 @@ class Controller:
             lim = cfg["sample_lead_max_c"]
             self.sample_pid.set_limits(-lim, cfg["sample_lag_max_c"])
             ff = self._lead_ff(rate_sample_c_s, sample_f)
+            i_before = self.sample_pid.integral
             lead = self.sample_pid.update(sp_sample, sample_f, dt_ms, ff)
             sp = sp_sample + lead
             floor = sample_f - lim
@@ -135,15 +136,17 @@ class Controller:
             # Move the chamber setpoint no faster than the chamber can follow;
             # back-calculate the sample loop's integral so it does not wind up.
             # Warming is limited separately: heat put in now is LN2 spent again later.
+            # While limited the sample loop does not integrate (no windup).
             dt = dt_ms * 0.001
             prev = self.chamber_sp
             down = cfg["cascade_sp_rate_c_min"] / 60.0 * dt
             up = cfg["cascade_warm_rate_c_min"] / 60.0 * dt
             if sp < prev - down:
                 sp = prev - down
+                self.sample_pid.integral = i_before
             elif sp > prev + up:
                 sp = prev + up
-            self.sample_pid.integral += (sp - sp_sample) - lead
+                self.sample_pid.integral = i_before
             rate = (sp - prev) / (dt_ms * 0.001) if dt_ms > 0 else rate_sample_c_s
         else:
             if self.mode != MODE_CHAMBER:
