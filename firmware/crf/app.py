@@ -13,6 +13,25 @@ FW_VERSION = "0.1.0"
 MODEL = "CRF-1"
 
 
+class _Mean:
+    """Running mean of one probe's conversions within a control period."""
+
+    def __init__(self):
+        self.total = 0.0
+        self.n = 0
+
+    def add(self, v):
+        self.total += v
+        self.n += 1
+
+    def take(self, last):
+        # Mean since the last take, or `last` if nothing arrived; then restart.
+        mean = self.total / self.n if self.n else last
+        self.total = 0.0
+        self.n = 0
+        return mean
+
+
 class App:
     def __init__(self, board, cfg=None):
         self.board = board
@@ -29,11 +48,9 @@ class App:
         self.chamber_c = None
         self.sample_c = None
         self.chamber_faults = 0
-        self._chamber_sum = 0.0
-        self._chamber_n = 0
-        self._sample_sum = 0.0
-        self._sample_n = 0
         self.sample_faults = 0
+        self._chamber_mean = _Mean()
+        self._sample_mean = _Mean()
         self.profile_name = None
         self.valve_on = False
         now = self.clock.ticks_ms()
@@ -80,28 +97,20 @@ class App:
             if b.chamber_fault:
                 self.chamber_faults += 1
         else:
-            self._chamber_sum += c
-            self._chamber_n += 1
+            self._chamber_mean.add(c)
             if self.chamber_c is None:
                 self.chamber_c = c
         if s is None:
             if b.sample_fault:
                 self.sample_faults += 1
         else:
-            self._sample_sum += s
-            self._sample_n += 1
+            self._sample_mean.add(s)
             if self.sample_c is None:
                 self.sample_c = s
 
     def _take_means(self):
-        if self._chamber_n:
-            self.chamber_c = self._chamber_sum / self._chamber_n
-        if self._sample_n:
-            self.sample_c = self._sample_sum / self._sample_n
-        self._chamber_sum = 0.0
-        self._chamber_n = 0
-        self._sample_sum = 0.0
-        self._sample_n = 0
+        self.chamber_c = self._chamber_mean.take(self.chamber_c)
+        self.sample_c = self._sample_mean.take(self.sample_c)
 
     def _control(self, dt_ms):
         e = self.engine

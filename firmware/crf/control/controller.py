@@ -133,10 +133,9 @@ class Controller:
             floor = sample_f - lim
             if sp < floor:
                 sp = floor
-            # Move the chamber setpoint no faster than the chamber can follow;
-            # back-calculate the sample loop's integral so it does not wind up.
-            # Warming is limited separately: heat put in now is LN2 spent again later.
-            # While limited the sample loop does not integrate (no windup).
+            # Move the chamber setpoint no faster than the chamber can follow
+            # (warming limited separately: heat put in now is LN2 spent again
+            # later). While limited the sample loop does not integrate (no windup).
             dt = dt_ms * 0.001
             prev = self.chamber_sp
             down = cfg["cascade_sp_rate_c_min"] / 60.0 * dt
@@ -147,7 +146,7 @@ class Controller:
             elif sp > prev + up:
                 sp = prev + up
                 self.sample_pid.integral = i_before
-            rate = (sp - prev) / (dt_ms * 0.001) if dt_ms > 0 else rate_sample_c_s
+            rate = (sp - prev) / dt if dt_ms > 0 else rate_sample_c_s
         else:
             if self.mode != MODE_CHAMBER:
                 self.enter_chamber_mode(sp_chamber, chamber_c)

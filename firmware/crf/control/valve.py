@@ -2,6 +2,7 @@
 # Pulse-density modulation: open time owed accumulates at `duty`, and pulses are
 # spread as evenly as the valve's minimum on/off times allow. Short, evenly
 # spaced pulses keep the chamber ripple small; the minimum times bound wear.
+from crf.clock import ticks_diff
 
 
 class ValveDriver:
@@ -26,8 +27,7 @@ class ValveDriver:
         if self._last is None:
             dt = 0
         else:
-            dt = (now_ms - self._last + (1 << 29)) & ((1 << 30) - 1)
-            dt -= 1 << 29
+            dt = ticks_diff(now_ms, self._last)
             if dt < 0:
                 dt = 0
         self._last = now_ms

@@ -2,6 +2,7 @@
 # setpoints the controller follows. It never touches outputs; time comes in
 # as integer milliseconds from the board's clock.
 from crf.control.controller import MODE_OFF, MODE_CHAMBER, MODE_SAMPLE
+from crf.profile.validate import PROBE_DEFAULT, COMP_DETECT_RISE_C, COMP_MAX_S
 
 IDLE = "idle"
 RUNNING = "running"
@@ -104,7 +105,7 @@ class Engine:
         self._comp_done = False
         self.rate_c_s = 0.0
         kind = self.kind
-        probe = st.get("probe", "sample" if kind == "wait" else "chamber")
+        probe = st.get("probe", PROBE_DEFAULT.get(kind, "chamber"))
         if kind in ("wait", "jump", "end"):
             ctl = "chamber"
         else:
@@ -184,7 +185,7 @@ class Engine:
             comp = st.get("compensate")
             if comp is not None and not self._comp_done:
                 if not self.comp:
-                    if self._exotherm(sample_c, comp.get("detect_rise_c", 0.3)):
+                    if self._exotherm(sample_c, comp.get("detect_rise_c", COMP_DETECT_RISE_C)):
                         self.comp = True
                         self._comp_ms = 0
                         self._hist_i = 0
@@ -216,7 +217,7 @@ class Engine:
                         sample_c <= self._peak - cfg["comp_release_c"]
                         or (sample_c <= self._peak - 0.5 and slope is not None
                             and slope <= self.rate_c_s))
-                    if done or self._comp_ms >= comp.get("max_s", 600) * 1000:
+                    if done or self._comp_ms >= comp.get("max_s", COMP_MAX_S) * 1000:
                         # Resume the ramp from where the sample is now.
                         self.comp = False
                         self._comp_done = True
@@ -240,7 +241,7 @@ class Engine:
             if self._advance or (dur is not None and self.step_ms >= dur * 1000):
                 self._next(chamber_c, sample_c, chamber_sp)
         elif kind == "wait":
-            v = sample_c if st.get("probe", "sample") == "sample" else chamber_c
+            v = sample_c if st.get("probe", PROBE_DEFAULT["wait"]) == "sample" else chamber_c
             b = st.get("below_c")
             a = st.get("above_c")
             crossed = v is not None and ((b is not None and v <= b) or (a is not None and v >= a))
@@ -251,7 +252,7 @@ class Engine:
                 self._next(chamber_c, sample_c, chamber_sp)
         elif kind == "jump":
             if st.get("until") == "nucleation":
-                if self._exotherm(sample_c, 0.3):
+                if self._exotherm(sample_c, COMP_DETECT_RISE_C):
                     self.nucleation_ms = self.elapsed_ms
                     self._event("nucleation", sample_c)
                     self._next(chamber_c, sample_c, chamber_sp)
