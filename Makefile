@@ -15,14 +15,16 @@ PORT        ?= /dev/ttyACM0
 FW_SRC  := $(shell find firmware -name '*.py' -not -path '*/__pycache__/*')
 MPY_OUT := $(patsubst firmware/%.py,build/mpy/%.mpy,$(FW_SRC))
 
-.PHONY: help install test test-mpy demo bench sim mpy deploy clean distclean
+.PHONY: help install test test-mpy powercut demo bench bench-log sim mpy deploy clean distclean
 
 help:
 	@echo "make install   create .venv and install the host tools (+dev tools)"
 	@echo "make test      all tests: CPython, MicroPython suite, mpy-cross, virtual freezer"
 	@echo "make test-mpy  only the MicroPython suite (unix port, 128 KiW heap)"
+	@echo "make powercut  run log on littlefs under 1000 random power cuts (SEED=n to vary)"
 	@echo "make demo      run a profile in the virtual freezer and plot it (runs/)"
 	@echo "make bench     controller benchmark (PLANTS='a.json b.json' to choose plants)"
+	@echo "make bench-log run-record budgets: 4-hour record size, loop-time share, flash writes"
 	@echo "make sim       virtual freezer on a pty until Ctrl-C"
 	@echo "make mpy       cross-compile the firmware into build/mpy/"
 	@echo "make deploy    copy firmware and profiles to a Pico (PORT=$(PORT))"
@@ -43,11 +45,20 @@ test: install
 test-mpy: install
 	$(MICROPYTHON) $(MPFLAGS) tests/mpy/runner.py tests/mpy
 
+# The firmware's run log on the virtual freezer's littlefs, power cut at 1000
+# random points; the last line must read "... lost=0 corrupt=0".
+powercut: install
+	MICROPYPATH=firmware:.frozen $(MICROPYTHON) $(MPFLAGS) firmware/crf_sim/powercut.py \
+	    --cuts 1000 $(if $(SEED),--seed $(SEED))
+
 demo: install
 	$(CRF) demo
 
 bench: install
 	$(CRF) bench $(if $(PLANTS),--plants '$(PLANTS)')
+
+bench-log: install
+	$(CRF) bench-log
 
 sim: install
 	$(CRF) sim

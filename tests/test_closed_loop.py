@@ -76,3 +76,61 @@ def test_selftest_follows_chamber_setpoints(tmp_path):
     assert worst < 2.0
     assert min(r["chamber_c"] for r in rows) < -19.0   # really went down to -20
     assert any(r["heater_duty"] > 0 for r in rows)     # warming back uses the heater
+
+
+def test_run_record_verifies_with_the_run_events(hpc_bag_run):
+    from crf.record import format as fmt, reader
+    _, summary, _, out = hpc_bag_run
+    path = out / ("%06d.run" % summary["run_id"])
+    names, samples = [], []
+
+    def visit(off, i, tag, rec):
+        if tag == fmt.TAG_EVENT:
+            names.append(fmt.unpack_event(rec)[2])
+        elif tag == fmt.TAG_SAMPLE:
+            samples.append(fmt.unpack_sample(rec))
+
+    with open(path, "rb") as f:
+        s = reader.scan(f, path.stat().st_size, visit)
+    assert s.problems == []
+    assert fmt.SEAL_STATUS[s.seal[2]] == "completed"      # the end step was reached, then stopped
+    for name in ("start", "step", "nucleation", "compensation", "compensation_end", "end", "stop"):
+        assert name in names, names
+    # One sample every 5 s from start, and a last one at the stop.
+    t = [x[1] for x in samples]
+    assert t[0] == 0 and all(b - a == 5000 for a, b in zip(t, t[1:-1]))
+    assert 0 < t[-1] - t[-2] <= 5000
+    assert abs(t[-1] / 1000.0 - summary["sim_s"]) < 200
+    assert summary["log_bytes"] == path.stat().st_size
+
+
+def test_power_cut_mid_run_is_recovered_at_the_next_boot(tmp_path):
+    # Run 1 loses power 25 min in; the next boot finds it, reopens its record
+    # and records the outage; starting run 2 closes run 1 as interrupted.
+    from crf.record import format as fmt, reader
+    flash = tmp_path / "flash.img"
+    plant = PLANTS_DIR / "bag_50ml.json"
+    _, s1, _ = run_virtual(plant, "hpc_bag", tmp_path / "a", flash=flash, cut_at_s=1500, batch="B-1")
+    assert s1["cut"] and s1["recovered"] is None
+    _, s2, _ = run_virtual(plant, "selftest", tmp_path / "b", flash=flash, exit_after_end_s=10)
+    facts = s2["recovered"]
+    assert facts["run"] == 1 and facts["batch"] == "B-1" and facts["profile"] == "hpc_bag"
+    assert facts["step"] == 2 and facts["state"] == "running"     # cooling, 25 min in
+    assert 1490000 <= facts["last_t_ms"] <= 1500000
+    assert s2["run_id"] == 2
+    events = []
+
+    def visit(off, i, tag, rec):
+        if tag == fmt.TAG_EVENT:
+            events.append(fmt.unpack_event(rec))
+
+    p1 = tmp_path / "b" / "000001.run"
+    with open(p1, "rb") as f:
+        r1 = reader.scan(f, p1.stat().st_size, visit)
+    assert r1.problems == [] and fmt.SEAL_STATUS[r1.seal[2]] == "interrupted"
+    assert events[-1][2] == "power_restored"
+    steps = [e for e in events if e[2] == "step"]
+    assert steps[-1][4] == "3 ramp" and facts["step_since_ms"] == steps[-1][0]   # step 3 of 5 = index 2
+    p2 = tmp_path / "b" / "000002.run"
+    with open(p2, "rb") as f:
+        assert reader.scan(f, p2.stat().st_size).problems == []

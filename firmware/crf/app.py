@@ -6,8 +6,10 @@ from crf import config
 from crf.control.controller import Controller, MODE_OFF
 from crf.control.valve import ValveDriver
 from crf.profile import validate
-from crf.profile.engine import Engine, RUNNING, HELD, END
+from crf.profile.engine import Engine, RUNNING, HELD, END, STOPPED
 from crf.link.commands import Link
+from crf.record import format as recfmt
+from crf.record.runlog import RunLog, LogError
 
 FW_VERSION = "0.1.0"
 MODEL = "CRF-1"
@@ -32,6 +34,11 @@ class _Mean:
         return mean
 
 
+_STATE_BITS = {}
+for _i, _name in enumerate(recfmt.STATE_CODES):
+    _STATE_BITS[_name] = _i
+
+
 class App:
     def __init__(self, board, cfg=None):
         self.board = board
@@ -53,6 +60,18 @@ class App:
         self._sample_mean = _Mean()
         self.profile_name = None
         self.valve_on = False
+        self.run_ms = 0             # run time incl. holds: the record's time base
+        self.ticks = 0              # control periods since boot
+        self._reached_end = False
+        self.events_out = []        # (run_s, code, detail) for the link, bounded
+        self.log = None
+        self.log_problem = None
+        try:
+            self.log = RunLog(root)
+            self.log.recover(self.clock.rtc_s())
+        except (OSError, ValueError) as ex:
+            # A broken log area must not stop the freezer from booting.
+            self.log_problem = "run log: %s" % ex
         now = self.clock.ticks_ms()
         self._last_ctl = now
         self._next_ctl = now
@@ -61,27 +80,152 @@ class App:
         board.start_sample()
 
     # -- operator actions (link and panel) ---------------------------------
-    def load_profile(self, name):
+    def load_profile_text(self, name):
         with open(self.profiles_dir + "/" + name + ".json") as f:
-            prof = validate.loads(f.read())
+            text = f.read()
+        prof = validate.loads(text)
         validate.validate(prof)
-        return prof
+        return prof, text
 
-    def start_run(self, name):
-        if self.engine.state in (RUNNING, HELD):
+    def load_profile(self, name):
+        return self.load_profile_text(name)[0]
+
+    def start_run(self, name, batch="", product="", operator=""):
+        """Start profile `name`; refused (ValueError) if it cannot be recorded to its end."""
+        if self.engine.state in (RUNNING, HELD, END):
             raise ValueError("a run is in progress")
         if self.chamber_c is None:
             raise ValueError("chamber probe has no reading")
-        prof = self.load_profile(name)
+        if self.log is None:
+            raise ValueError(self.log_problem or "run log unavailable")
+        prof, text = self.load_profile_text(name)
+        rtc = self.clock.rtc_s()
+        log = self.log
+        if log.f is not None:
+            # A run cut off by a restart and not resumed: close its record.
+            log.seal(self._interrupted_t(), rtc, recfmt.SEAL_INTERRUPTED)
+        header = self._header(name, text, batch, product, operator, rtc)
+        try:
+            log.open_run(header, validate.estimate_duration_s(prof, self.chamber_c),
+                         self.cfg["log_interval_ms"])
+        except (LogError, OSError) as ex:
+            raise ValueError(str(ex))
         self.ctl.reset()
         self.valve.reset()
         self.profile_name = name
+        self.run_ms = 0
+        self._reached_end = False
         self.ctl.chamber_sp = self.chamber_c
         self.engine.start(prof, self.chamber_c, self.ctl.filter_sample(self.sample_c, 0))
+        self._drain_events(operator or "operator")
+        self._log_sample(True)      # the record starts from the conditions at start
         self.board.set_fan(True)
+        return log.run_id
+
+    def _interrupted_t(self):
+        i = self.log.interrupted
+        return i["last_t_ms"] if i else 0
+
+    def _header(self, name, text, batch, product, operator, rtc):
+        import hashlib
+        import binascii
+        b = self.board
+        return {"serial": getattr(b, "serial", "?"), "model": MODEL, "fw": FW_VERSION,
+                "board": b.name, "profile_name": name, "profile_text": text,
+                "profile_sha256": binascii.hexlify(hashlib.sha256(text.encode()).digest()).decode(),
+                "batch": batch, "product": product, "operator": operator,
+                "calibration": b.calibration() if hasattr(b, "calibration") else None,
+                "config": self.cfg, "start_rtc_s": rtc}
+
+    def stop(self, who="operator"):
+        if not self.engine.stop():
+            return False
+        self._drain_events(who)
+        self._close_record()
+        return True
+
+    def hold(self, who="operator"):
+        if not self.engine.hold():
+            return False
+        self._drain_events(who)
+        return True
+
+    def resume(self, who="operator"):
+        if not self.engine.resume():
+            return False
+        self._drain_events(who)
+        return True
+
+    def note(self, code, who, detail):
+        """Record an event of the open run (alarms, door, configuration, ...)."""
+        if self.log is not None:
+            self.log.event(self.run_ms, self.clock.rtc_s(), code, who, detail)
+        self._queue_event(code, detail)
 
     def running(self):
         return self.engine.state in (RUNNING, HELD, END)
+
+    # -- the record ----------------------------------------------------------
+    def _queue_event(self, code, detail):
+        q = self.events_out
+        if len(q) >= 16:
+            q.pop(0)
+        q.append((self.run_ms // 1000, code, detail))
+
+    def _drain_events(self, who):
+        ev = self.engine.events
+        log = self.log
+        rtc = self.clock.rtc_s()
+        while ev:
+            _, code, detail = ev.pop(0)
+            if code == "step":
+                detail = "%d %s" % (detail + 1, self.engine.kind)    # numbered as people count
+            elif code == "end":
+                self._reached_end = True
+            elif isinstance(detail, float):
+                detail = "%.2f" % detail
+            if log is not None:
+                log.event(self.run_ms, rtc, code, who, detail)
+            self._queue_event(code, detail)
+
+    def _close_record(self):
+        log = self.log
+        if log is None or log.f is None:
+            return
+        self._log_sample(True)
+        log.seal(self.run_ms, self.clock.rtc_s(),
+                 recfmt.SEAL_COMPLETED if self._reached_end else recfmt.SEAL_STOPPED)
+
+    def _flags(self):
+        e = self.engine
+        f = _STATE_BITS.get(e.state, 0)
+        if e.comp:
+            f |= recfmt.F_COMP
+        if e.probe == "sample" and e.mode:
+            f |= recfmt.F_SAMPLE_CTL
+        if self.board.chamber_fault:
+            f |= recfmt.F_CHAMBER_FAULT
+        if self.board.sample_fault:
+            f |= recfmt.F_SAMPLE_FAULT
+        return f
+
+    def _log_sample(self, force=False):
+        log = self.log
+        if log is None or log.f is None:
+            return
+        if force:
+            log.next_sample_ms = 0
+        elif self.run_ms < log.next_sample_ms:
+            return              # the common case: cheap
+        e = self.engine
+        log.sample(self.run_ms, e.index, self.chamber_c, self.sample_c,
+                   self.ctl.chamber_sp if e.mode else None,
+                   e.sp_sample if e.probe == "sample" else None,
+                   self.ctl.ln2_duty, self.ctl.heater_duty, self._flags())
+        if log.pending_note:
+            note = log.pending_note
+            log.pending_note = None
+            self.note("log_space", "controller", note)
 
     # -- the loop ----------------------------------------------------------
     def _read_probes(self):
@@ -120,17 +264,19 @@ class App:
             ctl.update(dt_ms, MODE_OFF, 0.0, 0.0, 0.0, 0.0, self.chamber_c, sample_f)
             return
         rate_before = e.rate_c_s
-        n_events = len(e.events)
+        self.run_ms += dt_ms
         e.update(dt_ms, self.chamber_c, sample_f, ctl.chamber_sp, self.cfg)
-        if len(e.events) != n_events:
-            for ev in e.events[n_events:]:
-                if ev[1] == "nucleation":
-                    ctl.learn_tau(rate_before)
-                elif ev[1] == "compensation_end":
-                    ctl.nucleated(e._peak)
+        for ev in e.events:
+            if ev[1] == "nucleation":
+                ctl.learn_tau(rate_before)
+            elif ev[1] == "compensation_end":
+                ctl.nucleated(e._peak)
+        if e.events:
+            self._drain_events("controller")
         ctl.update(dt_ms, e.mode, e.sp_chamber, e.rate_chamber_c_s() if e.state == RUNNING else 0.0,
                    e.sp_sample, e.rate_sample_c_s() if e.state == RUNNING else 0.0,
                    self.chamber_c, sample_f)
+        self._log_sample()
 
     def pass_once(self):
         clock = self.clock
@@ -143,6 +289,7 @@ class App:
             self._next_ctl = clock.ticks_add(self._next_ctl, period)
             if clock.ticks_diff(self._next_ctl, now) <= 0:
                 self._next_ctl = clock.ticks_add(now, period)
+            self.ticks += 1
             self._take_means()
             self._control(dt)
             self.link.tick()

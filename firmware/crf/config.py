@@ -35,6 +35,8 @@ DEFAULTS = {
     # heat-of-fusion compensation
     "comp_rate_c_min": 12.0,      # chamber cooling rate into the excursion
     "comp_release_c": 3.0,        # excursion ends once the sample is this far below its post-nucleation peak
+    # run record
+    "log_interval_ms": 5000,      # one sample record per interval (1000 for 1 s)
 }
 
 _LIMITS = {
@@ -64,6 +66,7 @@ _LIMITS = {
     "cascade_warm_rate_c_min": (0.1, 50.0),
     "comp_rate_c_min": (1.0, 60.0),
     "comp_release_c": (0.5, 30.0),
+    "log_interval_ms": (1000, 60000),
 }
 
 

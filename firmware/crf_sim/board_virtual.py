@@ -47,6 +47,7 @@ class VirtualBoard:
     name = "virtual"
     storage_root = "/flash"
     display = None
+    serial = "virtual-0001"
 
     def __init__(self, plant, speed=0.0, link_in=None, link_out=None):
         self.plant = plant
@@ -69,6 +70,14 @@ class VirtualBoard:
         self._poll.register(self._in, select.POLLIN)
         self._chamber_pending = False
         self._sample_pending = False
+
+    def calibration(self):
+        """The measurement chain in force, for the run record."""
+        se = self.plant.spec["sensors"]
+        return {"chamber": {"converter": "virtual", "tau_s": se["chamber"]["tau_s"],
+                            "resolution_c": se["resolution_c"], "correction": "none"},
+                "sample": {"converter": "virtual", "tau_s": se["sample"]["tau_s"],
+                           "resolution_c": se["resolution_c"], "correction": "none"}}
 
     def advance(self, ms):
         p = self.plant

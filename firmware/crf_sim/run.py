@@ -19,9 +19,11 @@ from crf_sim import flashdev
 from crf import config
 from crf.app import App
 from crf.profile.engine import END, STOPPED
+from crf.record.runlog import exists as _exists
 
 _USAGE = "usage: run.py [--plant P] [--seed N] [--speed max|X] [--flash IMG] [--trace CSV] " \
-         "[--autostart NAME] [--exit-after-end S] [--summary JSON] [--config JSON]"
+         "[--autostart NAME] [--batch B] [--operator O] [--exit-after-end S] [--summary JSON] " \
+         "[--config JSON] [--export-runs DIR] [--log on|off] [--cut-at S]"
 
 TRACE_HEADER = ("t_s,state,step,kind,probe,rate_c_per_min,sp_chamber_c,sp_sample_c,chamber_c,sample_c,"
                 "chamber_true_c,sample_true_c,valve_duty,heater_duty,ln2_kg,valve_cycles,comp\n")
@@ -29,7 +31,9 @@ TRACE_HEADER = ("t_s,state,step,kind,probe,rate_c_per_min,sp_chamber_c,sp_sample
 
 def parse_args(argv):
     opts = {"plant": _HERE + "/plants/bag_50ml.json", "seed": None, "speed": "1", "flash": None,
-            "trace": None, "autostart": None, "exit_after_end": None, "summary": None, "config": None}
+            "trace": None, "autostart": None, "exit_after_end": None, "summary": None, "config": None,
+            "batch": "", "operator": "", "export_runs": None, "log": "on",
+            "cut_at": None}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -41,14 +45,6 @@ def parse_args(argv):
         opts[key] = argv[i + 1]
         i += 2
     return opts
-
-
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
 
 
 def seed_flash(board):
@@ -65,6 +61,29 @@ def seed_flash(board):
                 text = f.read()
             with open(pdir + "/" + name, "w") as f:
                 f.write(text)
+
+
+def _timed(fn, acc):
+    def call(*a):
+        t0 = time.ticks_us()
+        r = fn(*a)
+        acc[0] += time.ticks_diff(time.ticks_us(), t0)
+        return r
+    return call
+
+
+def export_run(log, run_id, out_dir):
+    # Copy a run's record out of the virtual flash to the host's file system
+    # (until the link can fetch it).
+    src = log.file_of(run_id)
+    buf = bytearray(512)
+    with open(src, "rb") as f:
+        with open(out_dir + "/" + src.rsplit("/", 1)[1], "wb") as out:
+            while True:
+                n = f.readinto(buf)
+                if not n:
+                    break
+                out.write(buf[:n] if n < 512 else buf)
 
 
 def trace_row(app, board, t_s, valve_ms, ln2_kg):
@@ -97,13 +116,28 @@ def main(argv):
     board = VirtualBoard(plant, speed)
     # Without --flash the image is a scratch file, removed at exit.
     flash = opts["flash"] or "/tmp/crf-virtual-flash-%d.img" % (time.time_ns() % 1000000007)
-    flashdev.mount(flash, board.storage_root)
+    dev = flashdev.mount(flash, board.storage_root)
     seed_flash(board)
     app = App(board, cfg)
+    boot_facts = app.log.interrupted if app.log else None
+    free0 = os.statvfs(board.storage_root)[3]     # blocks free before this run's record
+    log_us = [0]
+    if opts["log"] == "off":
+        # Benchmark baseline only: the run opens and seals its record, but
+        # writes no samples or events in between.
+        app.log.sample = lambda *a: False
+        app.log.event = lambda *a: False
+    elif app.log is not None:
+        # Time spent in the run log's writes, measured inside the same run.
+        app.log.sample = _timed(app.log.sample, log_us)
+        app.log.event = _timed(app.log.event, log_us)
     trace = open(opts["trace"], "w") if opts["trace"] else None
     if trace:
         trace.write(TRACE_HEADER)
     exit_after = int(opts["exit_after_end"]) * 1000 if opts["exit_after_end"] else None
+    # --cut-at: the power goes at this virtual second: no stop, no seal.
+    cut_at = int(opts["cut_at"]) * 1000 if opts["cut_at"] else None
+    cut = False
     autostart = opts["autostart"]
     clock = board.clock
     gc.collect()
@@ -114,13 +148,28 @@ def main(argv):
     last_valve_ms = 0
     end_ms = None
     started = False
+    loop_us = 0
+    pass_max_us = 0
+    ticks0 = None
     while True:
+        t0 = time.ticks_us()
         app.pass_once()
+        dt = time.ticks_diff(time.ticks_us(), t0)
+        if started:
+            loop_us += dt
+            if dt > pass_max_us:
+                pass_max_us = dt
         board.watchdog_feed()
         if autostart and not started and app.chamber_c is not None:
-            app.start_run(autostart)
+            app.start_run(autostart, opts["batch"], "", opts["operator"])
             started = True
+            wear0 = (dev.progs, dev.prog_bytes, dev.erases, app.log.syncs, clock.ms)
+            ticks0 = app.ticks
+            emu0 = dev.emu_us
         ms = clock.ms
+        if cut_at is not None and ms >= cut_at:
+            cut = True
+            break
         if ms >= next_trace:
             if trace:
                 trace.write(trace_row(app, board, ms // 1000, board.valve_on_ms - last_valve_ms, plant.ln2_kg))
@@ -132,6 +181,8 @@ def main(argv):
                 if end_ms is None:
                     end_ms = ms
                 elif ms - end_ms >= exit_after:
+                    # The harness takes the product out: stop closes the record.
+                    app.stop("sim")
                     break
         if ms >= next_heap:
             # Live heap high-water: collect, then measure what the firmware holds.
@@ -144,6 +195,10 @@ def main(argv):
             break
         app.wait_next_pass()
     wall_ms = time.ticks_diff(time.ticks_ms(), wall0)
+    run_id = app.log.run_id if app.log else None
+    if opts["export_runs"] and app.log and not cut:
+        for rid, _, _ in app.log.runs():
+            export_run(app.log, rid, opts["export_runs"])
     if not opts["flash"]:
         os.remove(flash)
     if trace:
@@ -162,8 +217,27 @@ def main(argv):
             "run_end_s": None if end_ms is None else end_ms / 1000.0,
             "detected_nucleation_s": None if app.engine.nucleation_ms is None else app.engine.nucleation_ms / 1000.0,
             "profile": autostart,
+            "run_id": run_id,
+            "log_bytes": app.log.bytes if app.log else None,
+            "log_problems": app.log.problems if app.log else app.log_problem,
+            "recovered": boot_facts,
+            "cut": cut,
             "plant": spec.get("name"),
         }
+        if started:
+            ticks = app.ticks - ticks0
+            s["loop_us_per_tick"] = loop_us / ticks if ticks else None
+            s["log_us_per_tick"] = log_us[0] / ticks if ticks else None
+            s["flash_emulation_us_per_tick"] = (dev.emu_us - emu0) / ticks if ticks else None
+            s["pass_max_us"] = pass_max_us
+            st = os.statvfs(board.storage_root)
+            s["log_flash_bytes"] = (free0 - st[3]) * st[0]
+            hours = (clock.ms - wear0[4]) / 3600000.0
+            s["flash_per_hour"] = {
+                "record_syncs": (app.log.syncs - wear0[3]) / hours,
+                "program_ops": (dev.progs - wear0[0]) / hours,
+                "program_bytes": (dev.prog_bytes - wear0[1]) / hours,
+                "block_erases": (dev.erases - wear0[2]) / hours}
         with open(opts["summary"], "w") as f:
             f.write(json.dumps(s))
     return 0

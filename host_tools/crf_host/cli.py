@@ -112,6 +112,24 @@ def bench(plants, out, runs):
     sys.exit(bench_main(plants=files or None, out=out, runs=runs) or 0)
 
 
+@crf.command("bench-log", context_settings=CONTEXT)
+@click.option("--runs", default=5, show_default=True, type=click.IntRange(1),
+              help="4-hour runs with and without logging (medians are reported).")
+@click.option("--out", default="bench/record_budgets.json", show_default=True,
+              type=click.Path(dir_okay=False), help="Results file.")
+def bench_log(runs, out):
+    """Measure the run record's budgets: size, loop time, flash writes."""
+    import json
+
+    from crf_host import logbench
+
+    result = logbench.measure(runs=runs)
+    logbench.report(result, _console())
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(result, indent=2) + "\n")
+    click.echo(f"results: {out}")
+
+
 # -- file validation -----------------------------------------------------
 
 def _report(console, path, errors, warnings):
@@ -191,6 +209,114 @@ def plant_validate(files):
         return [], []
 
     _validate_files(files, check)
+
+
+# -- run records -----------------------------------------------------------
+
+@crf.group(context_settings=CONTEXT)
+def logs():
+    """Run records (the run logs on the controller's flash)."""
+
+
+def _read_log(path):
+    """read_run(path) -> (run, None), or (None, one line saying why not)."""
+    from crf_host.records import read_run
+
+    try:
+        return read_run(path), None
+    except OSError as e:
+        return None, f"{path}: cannot read: {e.strerror or e}"
+    except Exception as e:  # noqa: BLE001  a reader bug must not hide the other files
+        return None, f"{path}: reader error (a bug, please report): {type(e).__name__}: {e}"
+
+
+def _ok_line(run):
+    h = run.header
+    return (f"OK: run {h.get('run')}, batch {h.get('batch')}, sealed {run.seal['status']}, "
+            f"{len(run.samples)} samples, chain of {run.blocks} blocks verified")
+
+
+@logs.command("verify", context_settings=CONTEXT)
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def logs_verify(files, as_json):
+    """Verify run records; say what is wrong and where.
+
+    Checks every CRC, the digest chain, block counts, time order, the header,
+    the profile hash and the seal. Exit status 1 if any file does not verify
+    or cannot be read. The checks have no key: a file rewritten from the point
+    of change on (CRCs, digests and seal recomputed) verifies too; compare its
+    seal digest with the copy kept in the batch report to rule that out.
+    """
+    import json
+
+    from crf_host.records import where
+
+    failed = False
+    out = []
+    for path in files:
+        run, error = _read_log(path)
+        failed = failed or error is not None or not run.verified
+        if as_json:
+            if error:
+                out.append({"file": path, "verified": False, "error": error})
+            else:
+                h = run.header or {}
+                out.append({"file": path, "verified": run.verified, "run": h.get("run"),
+                            "batch": h.get("batch"), "seal": run.seal,
+                            "samples": len(run.samples), "blocks": run.blocks,
+                            "problems": run.problems})
+        elif error:
+            click.secho(error, fg="red", err=True)
+        elif run.verified:
+            click.secho(f"{path}: {_ok_line(run)}", fg="green")
+        else:
+            n = len(run.problems)
+            click.secho(f"{path}: FAILED: {n} problem{'s' if n > 1 else ''}", fg="red")
+            for p in run.problems:
+                click.echo(f"  {where(p)}")
+    if as_json:
+        click.echo(json.dumps(out, indent=2, ensure_ascii=False))
+    sys.exit(1 if failed else 0)
+
+
+@logs.command("export", context_settings=CONTEXT)
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False),
+              help="Samples as CSV, one row per sample.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False),
+              help="Header, events, seal and verification as JSON.")
+def logs_export(file, csv_out, json_out):
+    """Export a run record to CSV and JSON.
+
+    Without --csv or --json both are written next to FILE (.csv, .json);
+    with either, only what is asked for. A record that does not verify is
+    still exported (the JSON says what is wrong) with a warning.
+    """
+    if not csv_out and not json_out:
+        csv_out, json_out = Path(file).with_suffix(".csv"), Path(file).with_suffix(".json")
+    for out in (csv_out, json_out):
+        if out and Path(out).resolve() == Path(file).resolve():
+            click.secho(f"{file}: refusing to overwrite the record with its export", fg="red", err=True)
+            sys.exit(2)
+    run, error = _read_log(file)
+    if error:
+        click.secho(error, fg="red", err=True)
+        sys.exit(1)
+    try:
+        if csv_out:
+            run.to_csv(csv_out)
+            click.echo(f"{csv_out}: {len(run.samples)} samples")
+        if json_out:
+            run.to_json(json_out)
+            click.echo(f"{json_out}: header, {len(run.events)} events, seal, verification")
+    except OSError as e:
+        click.secho(f"cannot write {e.filename}: {e.strerror or e}", fg="red", err=True)
+        sys.exit(1)
+    if not run.verified:
+        n = len(run.problems)
+        click.secho(f"warning: {file} does not verify ({n} problem{'s' if n > 1 else ''}; "
+                    f"see `crf logs verify`)", fg="yellow", err=True)
 
 
 if __name__ == "__main__":

@@ -140,7 +140,8 @@ def run_demo(out_dir="runs", speed="max", plant=None):
     run_dir = Path(out_dir) / ("%s-%s" % (time.strftime("%Y%m%d-%H%M%S"), PROFILE))
     print("Running %s on %s in the virtual freezer (speed %s)..." % (PROFILE, plant.name, speed))
     try:
-        rows, summary, wall_s = run_virtual(plant, PROFILE, run_dir, speed=speed)
+        rows, summary, wall_s = run_virtual(plant, PROFILE, run_dir, speed=speed,
+                                            batch="DEMO-0001", operator="demo")
     except (RuntimeError, OSError) as e:
         print("demo: %s" % e)
         return 1
@@ -154,8 +155,32 @@ def run_demo(out_dir="runs", speed="max", plant=None):
     m = metrics.compute(rows, summary, wall_s)
     plot_freeze_curve(rows, summary, png, "Profile %s on plant %s (virtual freezer)"
                       % (PROFILE, plant.stem), plateau_min=m["plateau_min"])
-    for line in summary_lines(m, summary, wall_s,
-                              [("Trajectory", trajectory), ("Freeze curve", png),
-                               ("Summary JSON", run_dir / "summary.json")]):
+    record, ok = _export_record(run_dir, summary)
+    files = [("Trajectory", trajectory), ("Freeze curve", png), ("Summary JSON", run_dir / "summary.json")]
+    files += record
+    for line in summary_lines(m, summary, wall_s, files):
         print(line)
-    return 0
+    return 0 if ok else 1
+
+
+def _export_record(run_dir, summary):
+    """Verify the run's record copied out of the virtual flash; write CSV + JSON."""
+    from crf_host.records import read_run
+
+    run_id = summary.get("run_id")
+    path = run_dir / ("%06d.run" % run_id) if run_id else None
+    if path is None or not path.exists():
+        print("demo: the run left no record on the virtual flash")
+        return [], False
+    run = read_run(path)
+    csv_path, json_path = run_dir / "run_record.csv", run_dir / "run_record.json"
+    run.to_csv(csv_path)
+    run.to_json(json_path)
+    if run.verified:
+        print("Run record:        run %d verified (CRCs, %d-block chain, seal %s)"
+              % (run_id, run.blocks, run.seal["status"]))
+    else:
+        print("Run record:        run %d does NOT verify:" % run_id)
+        for p in run.problems:
+            print("  %s" % p["text"])
+    return [("Run record", path), ("Record CSV", csv_path), ("Record JSON", json_path)], run.verified

@@ -47,16 +47,21 @@ def write_trace(path, rows):
 
 
 def run_virtual(plant, profile_name, out_dir, seed=None, heap="128wK",
-                exit_after_end_s=120, config=None, speed="max"):
+                exit_after_end_s=120, config=None, speed="max", batch="", operator="",
+                flash=None, cut_at_s=None, log="on"):
     """Run one profile in the virtual freezer; return (rows, summary, wall_s).
 
-    Each run gets a fresh flash image so earlier runs cannot leak state into it.
-    Raises RuntimeError with the firmware's stderr if the process fails.
+    Each run gets a fresh flash image (unless `flash` names one to reuse) so
+    earlier runs cannot leak state into it. The run's record is copied out of
+    the virtual flash into out_dir (NNNNNN.run). Raises RuntimeError with the
+    firmware's stderr if the process fails.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    trace, summary_path, flash = out / "trace.csv", out / "summary.json", out / "flash.img"
-    for p in (trace, summary_path, flash):
+    trace, summary_path = out / "trace.csv", out / "summary.json"
+    fresh = flash is None
+    flash = Path(flash) if flash else out / "flash.img"
+    for p in (trace, summary_path) + ((flash,) if fresh else ()):
         if p.exists():
             p.unlink()
     cmd = [
@@ -69,7 +74,15 @@ def run_virtual(plant, profile_name, out_dir, seed=None, heap="128wK",
         "--exit-after-end", str(exit_after_end_s),
         "--trace", str(trace),
         "--summary", str(summary_path),
+        "--export-runs", str(out),
+        "--log", log,
     ]
+    if batch:
+        cmd += ["--batch", batch]
+    if operator:
+        cmd += ["--operator", operator]
+    if cut_at_s is not None:
+        cmd += ["--cut-at", str(int(cut_at_s))]
     if seed is not None:
         cmd += ["--seed", str(seed)]
     if config is not None:

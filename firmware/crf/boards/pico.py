@@ -178,6 +178,9 @@ class Board:
         self.display = None  # SSD1306 driver comes later
         self.storage_root = "/"
         self._wdt = None
+        self.serial = "".join("%02x" % b for b in machine.unique_id())
+        self._rref = rref
+        self._wires = (chamber_wires, sample_wires)
 
         self._in = stdin if stdin is not None else sys.stdin.buffer
         self._out = stdout if stdout is not None else sys.stdout.buffer
@@ -191,6 +194,13 @@ class Board:
         self._one = bytearray(1)
         self.link_dropped = 0
         self.safe_outputs()
+
+    def calibration(self):
+        """The measurement chain in force, for the run record."""
+        return {"chamber": {"converter": "MAX31865", "r0_ohm": 100.0, "rref_ohm": self._rref,
+                            "wires": self._wires[0], "correction": "none"},
+                "sample": {"converter": "MAX31865", "r0_ohm": 100.0, "rref_ohm": self._rref,
+                           "wires": self._wires[1], "correction": "none"}}
 
     # -- outputs --------------------------------------------------------
     def safe_outputs(self):

@@ -5,6 +5,7 @@
 import json
 from crf.profile import validate
 from crf import config
+from crf.record.runlog import LogError
 
 _LINE_MAX = 3072
 PROTOCOL = 0
@@ -29,10 +30,10 @@ class Link:
     def tick(self):
         # Once per control period: events and telemetry.
         app = self.app
-        ev = app.engine.events
+        ev = app.events_out
         while ev:
-            t_ms, code, detail = ev.pop(0)
-            self.send("EV %d %s %s" % (t_ms // 1000, code, detail))
+            t_s, code, detail = ev.pop(0)
+            self.send("EV %d %s %s" % (t_s, code, detail))
         if self.watch:
             self.send("T " + self.status_fields())
 
@@ -62,13 +63,17 @@ class Link:
     def status_fields(self):
         app = self.app
         e = app.engine
+        log = app.log
         steps = len(e.profile["steps"]) if e.profile else 0
         return ("state=%s profile=%s step=%d/%d kind=%s probe=%s chamber_c=%s sample_c=%s "
-                "sp_chamber_c=%s sp_sample_c=%s ln2_duty=%.3f heater_duty=%.3f valve=%d comp=%d elapsed_s=%d") % (
+                "sp_chamber_c=%s sp_sample_c=%s ln2_duty=%.3f heater_duty=%.3f valve=%d comp=%d elapsed_s=%d"
+                " run=%s record=%s interrupted=%s") % (
             e.state, app.profile_name or "-", e.index + 1, steps, e.kind or "-", e.probe,
             _num(app.chamber_c), _num(app.sample_c), _num(app.ctl.chamber_sp if e.mode else None),
             _num(e.sp_sample if e.probe == "sample" else None), app.ctl.ln2_duty, app.ctl.heater_duty,
-            1 if app.valve_on else 0, 1 if e.comp else 0, e.elapsed_ms // 1000)
+            1 if app.valve_on else 0, 1 if e.comp else 0, e.elapsed_ms // 1000,
+            log.run_id if log and log.run_id else "-", _record_state(app),
+            log.interrupted["run"] if log and log.interrupted else "-")
 
     def handle(self, line):
         if not line:
@@ -81,7 +86,7 @@ class Link:
                 self.send("ERR unknown command: %s" % cmd[:32])
             else:
                 fn(parts[1:])
-        except (ValueError, OSError, KeyError) as ex:
+        except (ValueError, OSError, KeyError, LogError) as ex:
             self.send("ERR %s: %s" % (cmd, ex))
 
     # -- commands -------------------------------------------------------------
@@ -98,19 +103,41 @@ class Link:
         self.send("OK watch %s" % ("on" if self.watch else "off"))
 
     def _cmd_run(self, args):
+        # run NAME [batch=B] [product=P] [operator=O]
         if not args:
-            raise ValueError("usage: run NAME")
-        self.app.start_run(args[0])
-        self.send("OK run %s" % args[0])
+            raise ValueError("usage: run NAME [batch=B] [product=P] [operator=O]")
+        ids = {"batch": "", "product": "", "operator": ""}
+        for kv in (args[1].split() if len(args) > 1 else ()):
+            k, _, v = kv.partition("=")
+            if k not in ids or len(v) > 32:
+                raise ValueError("bad argument %s" % kv[:40])
+            ids[k] = v
+        run_id = self.app.start_run(args[0], ids["batch"], ids["product"], ids["operator"])
+        self.send("OK run %s id=%d" % (args[0], run_id))
 
     def _cmd_stop(self, args):
-        self.send("OK stop" if self.app.engine.stop() else "ERR stop: no run")
+        self.send("OK stop" if self.app.stop(_who(args)) else "ERR stop: no run")
 
     def _cmd_hold(self, args):
-        self.send("OK hold" if self.app.engine.hold() else "ERR hold: not running")
+        self.send("OK hold" if self.app.hold(_who(args)) else "ERR hold: not running")
 
     def _cmd_continue(self, args):
-        self.send("OK continue" if self.app.engine.resume() else "ERR continue: nothing to continue")
+        self.send("OK continue" if self.app.resume(_who(args)) else "ERR continue: nothing to continue")
+
+    def _cmd_log(self, args):
+        # log list | log ack ID  (transfer of the records comes with protocol v1)
+        log = self.app.log
+        if log is None:
+            raise ValueError(self.app.log_problem or "run log unavailable")
+        sub = args[0] if args else ""
+        if sub == "list":
+            self.send("OK log " + " ".join("%d:%s:%d" % (r, "ack" if a else "new", n)
+                                            for r, a, n in log.runs()))
+        elif sub == "ack" and len(args) > 1:
+            log.ack(int(args[1]))
+            self.send("OK log ack %s" % args[1])
+        else:
+            raise ValueError("usage: log list|ack ID")
 
     def _cmd_profile(self, args):
         import os
@@ -146,6 +173,22 @@ class Link:
             self.send("OK config " + json.dumps(app.cfg))
         else:
             raise ValueError("usage: config get")
+
+
+def _record_state(app):
+    log = app.log
+    if log is None:
+        return "unavailable"
+    if log.failed:
+        return "failed"
+    return "writing" if log.f is not None else "closed"
+
+
+def _who(args):
+    # stop|hold|continue [operator=O]
+    if args and args[0].startswith("operator="):
+        return args[0][9:41] or "operator"
+    return "operator"
 
 
 def _name(n):
