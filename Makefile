@@ -15,7 +15,7 @@ PORT        ?= /dev/ttyACM0
 FW_SRC  := $(shell find firmware -name '*.py' -not -path '*/__pycache__/*')
 MPY_OUT := $(patsubst firmware/%.py,build/mpy/%.mpy,$(FW_SRC))
 
-.PHONY: help install test test-mpy powercut demo bench bench-log sim mpy deploy clean distclean
+.PHONY: help install test test-mpy powercut demo bench bench-log bench-link sim mpy deploy clean distclean
 
 help:
 	@echo "make install   create .venv and install the host tools (+dev tools)"
@@ -25,6 +25,7 @@ help:
 	@echo "make demo      run a profile in the virtual freezer and plot it (runs/)"
 	@echo "make bench     controller benchmark (PLANTS='a.json b.json' to choose plants)"
 	@echo "make bench-log run-record budgets: 4-hour record size, loop-time share, flash writes"
+	@echo "make bench-link link budgets: 4-hour record fetch at 115200 baud, loop jitter"
 	@echo "make sim       virtual freezer on a pty until Ctrl-C"
 	@echo "make mpy       cross-compile the firmware into build/mpy/"
 	@echo "make deploy    copy firmware and profiles to a Pico (PORT=$(PORT))"
@@ -59,6 +60,9 @@ bench: install
 
 bench-log: install
 	$(CRF) bench-log
+
+bench-link: install
+	$(CRF) bench-link
 
 sim: install
 	$(CRF) sim

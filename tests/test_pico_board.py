@@ -445,26 +445,58 @@ def test_link_drain_bounded_per_poll(env):
     assert env.stdout.got == bytes(range(256)) * 4
 
 
+def test_link_ring_holds_two_full_frames_and_reports_room(env):
+    from crf.link import frame
+
+    b = env.make()
+    ring = env.pico._RING_SIZE
+    assert ring >= 2 * frame.MAX_WIRE + 1024    # two largest replies plus events
+    env.stdout.room = 0                         # host not reading
+    assert b.link_room() == ring
+    b.link_write(b"x" * frame.MAX_WIRE)
+    b.link_write(b"y" * frame.MAX_WIRE)
+    assert b.link_dropped == 0
+    assert b.link_room() == ring - 2 * frame.MAX_WIRE and b.link_pending() == 2 * frame.MAX_WIRE
+
+
 def test_link_overflow_drops_oldest_and_counts(env):
     b = env.make()
+    ring = env.pico._RING_SIZE
     env.stdout.room = 0
-    msgs = [b"%04d\n" % i for i in range(600)]  # 3000 bytes into a 2 KB ring
+    msgs = [b"%05d\n" % i for i in range(ring // 6 + 500)]  # 3000 bytes more than the ring
+    total = sum(len(m) for m in msgs)
     for s in msgs:
         b.link_write(s)
-    assert b.link_dropped == 3000 - 2048
-    assert b.link_pending() == 2048
+    assert b.link_dropped == total - ring
+    assert b.link_pending() == ring and b.link_room() == 0
     env.stdout.room = 10**6
-    for _ in range(20):
+    for _ in range(ring // 256 + 5):
         b.poll()
-    assert bytes(env.stdout.got) == b"".join(msgs)[-2048:]
+    assert bytes(env.stdout.got) == b"".join(msgs)[-ring:]
     # one write larger than the ring keeps its newest bytes
     env.stdout.got.clear()
-    big = bytes(i % 251 for i in range(5000))
+    dropped = b.link_dropped
+    big = bytes(i % 251 for i in range(ring + 5000))
     b.link_write(big)
-    assert b.link_dropped == 952 + 5000 - 2048
-    for _ in range(20):
+    assert b.link_dropped == dropped + 5000
+    for _ in range(ring // 256 + 5):
         b.poll()
-    assert bytes(env.stdout.got) == big[-2048:]
+    assert bytes(env.stdout.got) == big[-ring:]
+
+
+def test_restart_and_repl_make_outputs_safe(env):
+    b = env.make()
+    b.set_valve(True)
+    b.set_heater(1.0)
+    with pytest.raises(env.pico.ReplRequested):
+        b.repl()
+    assert b.heater_duty == 0.0
+    # restart() resets the MCU through machine.reset()
+    calls = []
+    env.pico.machine.reset = lambda: calls.append("reset")
+    b.set_heater(1.0)
+    b.restart()
+    assert calls == ["reset"] and b.heater_duty == 0.0
 
 
 def test_link_ring_wraps_in_order(env):

@@ -109,6 +109,17 @@ def test_hpc_bag_follows_the_compensated_bag_program():
     assert estimate_duration_s(load("hpc_bag")) == 600 + 8 * 60 + 36 * 60 + 5 * 60
 
 
+@pytest.mark.parametrize("name", ["hpc_bag", "vial"])
+def test_product_profiles_declare_acceptance_limits(name):
+    acc = load(name)["acceptance"]
+    assert set(acc) == {"max_chamber_dev_c", "sample_rate_c_per_min", "nucleation_c",
+                        "end_sample_max_c"}
+    lo, hi = acc["sample_rate_c_per_min"]
+    assert lo <= 1 <= hi      # both program -1 °C/min on the sample through -10..-40 °C
+    assert acc["end_sample_max_c"] == -80
+    assert "acceptance" not in load("selftest")
+
+
 def test_vial_follows_the_ampule_program():
     steps = load("vial")["steps"]
     assert [s["kind"] for s in steps] == ["hold", "ramp", "ramp", "end"]
@@ -223,6 +234,40 @@ INVALID = [
     (with_steps({"kind": "hold", "target_c": 4, "duration_s": 86400},
                 {"kind": "ramp", "rate_c_per_min": 1, "target_c": -90}, END),
      None, "steps", "estimated duration 25.6 h exceeds the 24.0 h limit"),
+    # acceptance limits (for the batch report)
+    (top(acceptance=[2]), None, "acceptance", "must be a JSON object, got a list"),
+    (top(acceptance={"max_dev": 2}), None, "acceptance.max_dev", "unknown field (acceptance takes: "
+     "max_chamber_dev_c, sample_rate_c_per_min, nucleation_c, end_sample_max_c)"),
+    (top(acceptance={"max_chamber_dev_c": 0}), None, "acceptance.max_chamber_dev_c",
+     "0 is outside 0.01..20 °C"),
+    (top(acceptance={"max_chamber_dev_c": "2"}), None, "acceptance.max_chamber_dev_c",
+     "must be a number in °C, got text"),
+    (top(acceptance={"max_chamber_dev_c": float("nan")}), None, "acceptance.max_chamber_dev_c",
+     "finite"),
+    (top(acceptance={"sample_rate_c_per_min": 1}), None, "acceptance.sample_rate_c_per_min",
+     "must be a list [low, high] in °C/min, got 1"),
+    (top(acceptance={"sample_rate_c_per_min": [0.5, 1, 2]}), None,
+     "acceptance.sample_rate_c_per_min", "must be a list [low, high]"),
+    (top(acceptance={"sample_rate_c_per_min": [2, 0.5]}), None, "acceptance.sample_rate_c_per_min",
+     "low 2 must be below high 0.5"),
+    (top(acceptance={"sample_rate_c_per_min": [1, 1]}), None, "acceptance.sample_rate_c_per_min",
+     "low 1 must be below high 1"),
+    (top(acceptance={"sample_rate_c_per_min": [0, 2]}), None, "acceptance.sample_rate_c_per_min[0]",
+     "0 is outside 0.01..50 °C/min"),
+    (top(acceptance={"sample_rate_c_per_min": [0.5, True]}), None,
+     "acceptance.sample_rate_c_per_min[1]", "must be a number in °C/min, got true/false"),
+    (top(acceptance={"nucleation_c": [-2, -20]}), None, "acceptance.nucleation_c",
+     "low -2 must be below high -20"),
+    (top(acceptance={"nucleation_c": [-20, 1]}), None, "acceptance.nucleation_c[1]",
+     "1 is outside -80..0 °C"),
+    (edit(2, compensate=None, probe="chamber") | {"acceptance": {"nucleation_c": [-20, -2]}}, None,
+     "acceptance.nucleation_c", "the profile never detects nucleation"),
+    (top(acceptance={"end_sample_max_c": 5}), None, "acceptance.end_sample_max_c",
+     "5 is outside -180..0 °C"),
+    (top(acceptance={"end_sample_max_c": -95}), None, "acceptance.end_sample_max_c",
+     "-95 cannot be met with the end setpoint at -90 °C"),
+    (top(acceptance={"end_sample_max_c": -90}), None, "acceptance.end_sample_max_c",
+     "cannot be met"),
 ]
 
 
@@ -322,6 +367,55 @@ def test_not_an_object():
 def test_same_messages_as_on_micropython(profile, lines):
     # tests/mpy/test_profile_validate_mpy.py asserts these lines on the device port.
     assert str(problems_of(profile)).split("\n") == lines
+
+
+# ---------------------------------------------------- acceptance limits
+
+FULL_ACCEPTANCE = {"max_chamber_dev_c": 2, "sample_rate_c_per_min": [0.8, 2],
+                   "nucleation_c": [-20, -2], "end_sample_max_c": -80}
+
+
+def test_acceptance_limits_are_optional_and_checked_only_for_sense():
+    assert validate(top(acceptance=FULL_ACCEPTANCE)) == []
+    assert validate(top(acceptance={"max_chamber_dev_c": 0.01})) == []
+    assert validate(top(acceptance=None)) == []
+
+
+def test_acceptance_problems_are_all_listed_with_dotted_fields():
+    err = problems_of(top(acceptance={"max_chamber_dev_c": -1, "sample_rate_c_per_min": [3, 1],
+                                      "end_sample_max_c": "cold", "colour": 1}))
+    assert [f for _, f, _ in err.problems] == [
+        "acceptance.colour", "acceptance.max_chamber_dev_c", "acceptance.sample_rate_c_per_min",
+        "acceptance.end_sample_max_c"]
+    assert str(err).split("\n")[1] == "acceptance.max_chamber_dev_c: -1 is outside 0.01..20 °C"
+
+
+def test_empty_acceptance_warns():
+    assert validate(top(acceptance={})) == [
+        "acceptance declares no limits: every run's report will ask for review"]
+
+
+def test_rate_band_that_excludes_the_program_warns():
+    (w,) = validate(top(acceptance={"sample_rate_c_per_min": [1.5, 2]}))
+    assert w == ("step 3 (ramp): the sample is programmed to cool at 1 °C/min, outside the "
+                 "accepted 1.5..2 °C/min of acceptance.sample_rate_c_per_min")
+    # A sample ramp that stays out of -10..-40 °C is not judged by the band.
+    assert validate(top(acceptance={"sample_rate_c_per_min": [0.8, 1.2]})) == []
+    p = edit(1, rate_c_per_min=3)         # step 2 ends at -4 °C: outside the band
+    assert validate(p | {"acceptance": {"sample_rate_c_per_min": [0.8, 1.2]}}) == []
+
+
+def test_end_limit_close_to_the_end_setpoint_warns():
+    (w,) = validate(top(acceptance={"end_sample_max_c": -89}))
+    assert w.startswith("acceptance.end_sample_max_c -89 °C is within 2 °C of the end setpoint")
+
+
+def test_nucleation_band_with_a_nucleation_jump():
+    p = with_steps(HOLD4, {"kind": "jump", "target_c": -20, "until": "nucleation", "timeout_s": 1800},
+                   {"kind": "ramp", "rate_c_per_min": 1, "target_c": -40},
+                   {"kind": "ramp", "rate_c_per_min": 10, "target_c": -90}, END)
+    p["acceptance"] = {"nucleation_c": [-20, -2]}
+    assert validate(p) == []
 
 
 # ---------------------------------------------------------- the warnings
@@ -424,11 +518,13 @@ json_values = st.recursive(
 field_names = st.sampled_from(
     ["kind", "target_c", "duration_s", "until", "probe", "note", "rate_c_per_min",
      "compensate", "below_c", "above_c", "timeout_s", "detect_rise_c", "chamber_c",
-     "max_s", "format", "name", "description", "steps", "bogus"])
+     "max_s", "format", "name", "description", "steps", "acceptance", "max_chamber_dev_c",
+     "sample_rate_c_per_min", "nucleation_c", "end_sample_max_c", "bogus"])
 interesting = st.sampled_from(
     [0, 1, -1, 0.5, -4, -40, -90, 50, 51, -180, -181, 86400, 86401, 1e-9, True, False,
      None, "", "hold", "ramp", "wait", "jump", "end", "operator", "nucleation",
-     "sample", "chamber", [], {}, {"chamber_c": -50}, float("nan")]).map(copy.deepcopy)
+     "sample", "chamber", [], {}, {"chamber_c": -50}, float("nan"), [0.8, 2], [2, 0.8],
+     [-20, -2], [1]]).map(copy.deepcopy)
 
 
 def containers(obj):

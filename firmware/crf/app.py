@@ -1,18 +1,23 @@
 # The main loop. Every pass (pass_ms): read the probes' last one-shot
 # conversions and start the next ones, run the profile engine and the
-# controller once per control period, time the LN2 valve, serve the link.
-# Nothing here blocks; the only wait is the sleep to the next pass.
+# controller once per control period, time the LN2 valve, serve the link
+# (crf.link.server, once per pass). Nothing here blocks; the only wait is the
+# sleep to the next pass.
 from crf import config
 from crf.control.controller import Controller, MODE_OFF
 from crf.control.valve import ValveDriver
 from crf.profile import validate
 from crf.profile.engine import Engine, RUNNING, HELD, END, STOPPED
-from crf.link.commands import Link
+from crf.link.server import Server
 from crf.record import format as recfmt
 from crf.record.runlog import RunLog, LogError
 
 FW_VERSION = "0.1.0"
 MODEL = "CRF-1"
+
+
+class StorageError(ValueError):
+    """A run refused because its record cannot be written (log area, space)."""
 
 
 class _Mean:
@@ -51,7 +56,6 @@ class App:
         self.ctl = Controller(self.cfg)
         self.valve = ValveDriver(self.cfg["valve_period_ms"], self.cfg["valve_min_on_ms"],
                                  self.cfg["valve_min_off_ms"])
-        self.link = Link(self)
         self.chamber_c = None
         self.sample_c = None
         self.chamber_faults = 0
@@ -63,7 +67,8 @@ class App:
         self.run_ms = 0             # run time incl. holds: the record's time base
         self.ticks = 0              # control periods since boot
         self._reached_end = False
-        self.events_out = []        # (run_s, code, detail) for the link, bounded
+        self.events_out = []        # (run_s, code, who, detail) for the link, bounded
+        self.planned_s = 0          # the running profile's estimated duration
         self.log = None
         self.log_problem = None
         try:
@@ -72,6 +77,7 @@ class App:
         except (OSError, ValueError) as ex:
             # A broken log area must not stop the freezer from booting.
             self.log_problem = "run log: %s" % ex
+        self.link = Server(self)
         now = self.clock.ticks_ms()
         self._last_ctl = now
         self._next_ctl = now
@@ -97,7 +103,7 @@ class App:
         if self.chamber_c is None:
             raise ValueError("chamber probe has no reading")
         if self.log is None:
-            raise ValueError(self.log_problem or "run log unavailable")
+            raise StorageError(self.log_problem or "run log unavailable")
         prof, text = self.load_profile_text(name)
         rtc = self.clock.rtc_s()
         log = self.log
@@ -105,11 +111,12 @@ class App:
             # A run cut off by a restart and not resumed: close its record.
             log.seal(self._interrupted_t(), rtc, recfmt.SEAL_INTERRUPTED)
         header = self._header(name, text, batch, product, operator, rtc)
+        planned = validate.estimate_duration_s(prof, self.chamber_c)
         try:
-            log.open_run(header, validate.estimate_duration_s(prof, self.chamber_c),
-                         self.cfg["log_interval_ms"])
+            log.open_run(header, planned, self.cfg["log_interval_ms"])
         except (LogError, OSError) as ex:
-            raise ValueError(str(ex))
+            raise StorageError(str(ex))
+        self.planned_s = planned
         self.ctl.reset()
         self.valve.reset()
         self.profile_name = name
@@ -157,20 +164,36 @@ class App:
         return True
 
     def note(self, code, who, detail):
-        """Record an event of the open run (alarms, door, configuration, ...)."""
+        """Record an event of the open run (alarms, door, configuration, ...)
+        and pass it to the link; without an open run only the link sees it."""
         if self.log is not None:
             self.log.event(self.run_ms, self.clock.rtc_s(), code, who, detail)
-        self._queue_event(code, detail)
+        self._queue_event(code, who, detail)
 
     def running(self):
         return self.engine.state in (RUNNING, HELD, END)
 
+    def record_open(self):
+        """The id of the run whose record is being written, or None."""
+        log = self.log
+        return log.run_id if log is not None and log.f is not None else None
+
+    def apply_config(self, cfg):
+        """Use a new, checked configuration (only while no run is in progress:
+        the controller and valve driver start afresh)."""
+        if self.running():
+            raise ValueError("a run is in progress")
+        self.cfg = cfg
+        self.ctl = Controller(cfg)
+        self.valve = ValveDriver(cfg["valve_period_ms"], cfg["valve_min_on_ms"],
+                                 cfg["valve_min_off_ms"])
+
     # -- the record ----------------------------------------------------------
-    def _queue_event(self, code, detail):
+    def _queue_event(self, code, who, detail):
         q = self.events_out
         if len(q) >= 16:
             q.pop(0)
-        q.append((self.run_ms // 1000, code, detail))
+        q.append((self.run_ms // 1000, code, who, detail))
 
     def _drain_events(self, who):
         ev = self.engine.events
@@ -186,7 +209,7 @@ class App:
                 detail = "%.2f" % detail
             if log is not None:
                 log.event(self.run_ms, rtc, code, who, detail)
-            self._queue_event(code, detail)
+            self._queue_event(code, who, detail)
 
     def _close_record(self):
         log = self.log
@@ -292,7 +315,6 @@ class App:
             self.ticks += 1
             self._take_means()
             self._control(dt)
-            self.link.tick()
         b = self.board
         if self.running():
             self.valve_on = self.valve.update(now, self.ctl.ln2_duty)

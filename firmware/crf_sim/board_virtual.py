@@ -10,6 +10,9 @@ from crf.clock import ticks_add, ticks_diff, TICKS_PERIOD
 # Start the tick counter 30 s before it wraps, so every run crosses a wrap.
 _TICKS_START = TICKS_PERIOD - 30000
 _RTC_START_S = 1798761600   # 2027-01-01T00:00:00Z, fixed for determinism
+# Exit statuses of the process for the link's restart and repl commands.
+EXIT_RESTART = 75
+EXIT_REPL = 76
 
 
 class VirtualClock:
@@ -164,6 +167,21 @@ class VirtualBoard:
         if isinstance(data, str):
             data = data.encode()
         self._out.write(data)
+
+    def link_room(self):
+        return 1 << 20          # writes go straight out
+
+    def link_pending(self):
+        return 0
+
+    # restart / repl: the process ends with a status saying which
+    def restart(self):
+        self.safe_outputs()
+        raise SystemExit(EXIT_RESTART)
+
+    def repl(self):
+        self.safe_outputs()
+        raise SystemExit(EXIT_REPL)
 
     def poll(self):
         pass

@@ -10,7 +10,14 @@ _FIRMWARE = _HERE.rsplit("/", 1)[0] if "/" in _HERE else ".."
 if _FIRMWARE not in sys.path:
     sys.path.insert(0, _FIRMWARE)
 
+import array
 import gc
+# The firmware's largest modules first, with a collection after each: the
+# compiler's garbage is freed before the next module's code is placed, so the
+# heap stays in large pieces (128 KiW heap; see docs/architecture.md).
+for _m in ("crf.record.runlog", "crf.profile.validate", "crf.link.server", "crf.app"):
+    __import__(_m)
+    gc.collect()
 import json
 import time
 from crf_sim.plant import load_plant, Plant, PlantError
@@ -20,10 +27,11 @@ from crf import config
 from crf.app import App
 from crf.profile.engine import END, STOPPED
 from crf.record.runlog import exists as _exists
+from crf.link import auth
 
 _USAGE = "usage: run.py [--plant P] [--seed N] [--speed max|X] [--flash IMG] [--trace CSV] " \
          "[--autostart NAME] [--batch B] [--operator O] [--exit-after-end S] [--summary JSON] " \
-         "[--config JSON] [--export-runs DIR] [--log on|off] [--cut-at S]"
+         "[--config JSON] [--export-runs DIR] [--log on|off] [--cut-at S] [--pin PIN]"
 
 TRACE_HEADER = ("t_s,state,step,kind,probe,rate_c_per_min,sp_chamber_c,sp_sample_c,chamber_c,sample_c,"
                 "chamber_true_c,sample_true_c,valve_duty,heater_duty,ln2_kg,valve_cycles,comp\n")
@@ -33,7 +41,7 @@ def parse_args(argv):
     opts = {"plant": _HERE + "/plants/bag_50ml.json", "seed": None, "speed": "1", "flash": None,
             "trace": None, "autostart": None, "exit_after_end": None, "summary": None, "config": None,
             "batch": "", "operator": "", "export_runs": None, "log": "on",
-            "cut_at": None}
+            "cut_at": None, "pin": None}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -61,6 +69,24 @@ def seed_flash(board):
                 text = f.read()
             with open(pdir + "/" + name, "w") as f:
                 f.write(text)
+
+
+_BINS = 1000              # tick-jitter histogram: 0.1 ms bins, the last one "100 ms or more"
+
+
+def _jitter(hist, period_us):
+    n = sum(hist)
+    out = {"ticks": n, "period_ms": period_us / 1000.0}
+    seen = 0
+    for i in range(_BINS):
+        seen += hist[i]
+        if "p50_ms" not in out and seen * 2 >= n:
+            out["p50_ms"] = (i + 1) / 10.0
+        if "p99_ms" not in out and seen * 100 >= n * 99:
+            out["p99_ms"] = (i + 1) / 10.0
+        if hist[i]:
+            out["max_ms"] = (i + 1) / 10.0      # upper edge of the bin
+    return out
 
 
 def _timed(fn, acc):
@@ -118,6 +144,12 @@ def main(argv):
     flash = opts["flash"] or "/tmp/crf-virtual-flash-%d.img" % (time.time_ns() % 1000000007)
     dev = flashdev.mount(flash, board.storage_root)
     seed_flash(board)
+    if opts["pin"]:
+        try:
+            auth.set_pin(opts["pin"], board.storage_root)
+        except ValueError as ex:
+            sys.stderr.write("virtual freezer: %s\n" % ex)
+            return 2
     app = App(board, cfg)
     boot_facts = app.log.interrupted if app.log else None
     free0 = os.statvfs(board.storage_root)[3]     # blocks free before this run's record
@@ -151,14 +183,32 @@ def main(argv):
     loop_us = 0
     pass_max_us = 0
     ticks0 = None
+    exit_code = 0
+    jit = [0, None]             # control tick count, wall us of the last one
+    hist = array.array("I", bytes(4 * _BINS)) if speed > 0 else None
+    period_us = app.cfg["control_period_ms"] * 1000 / speed if speed > 0 else 0
     while True:
         t0 = time.ticks_us()
-        app.pass_once()
-        dt = time.ticks_diff(time.ticks_us(), t0)
+        try:
+            app.pass_once()
+        except SystemExit as ex:
+            # The link's restart / repl: leave as the board would, files intact.
+            exit_code = ex.args[0] if ex.args else 0
+            break
+        t1 = time.ticks_us()
+        dt = time.ticks_diff(t1, t0)
         if started:
             loop_us += dt
             if dt > pass_max_us:
                 pass_max_us = dt
+        if hist is not None and app.ticks != jit[0]:
+            # Wall-clock spacing of control ticks (meaningful at --speed 1):
+            # |gap - period| into a preallocated 0.1 ms histogram.
+            if jit[1] is not None:
+                d = int(abs(time.ticks_diff(t1, jit[1]) - period_us)) // 100
+                hist[d if d < _BINS else _BINS - 1] += 1
+            jit[0] = app.ticks
+            jit[1] = t1
         board.watchdog_feed()
         if autostart and not started and app.chamber_c is not None:
             app.start_run(autostart, opts["batch"], "", opts["operator"])
@@ -175,7 +225,7 @@ def main(argv):
                 trace.write(trace_row(app, board, ms // 1000, board.valve_on_ms - last_valve_ms, plant.ln2_kg))
             last_valve_ms = board.valve_on_ms
             next_trace += 1000
-        if exit_after is not None and started:
+        if exit_after is not None and app.log is not None and app.log.run_id is not None:
             st = app.engine.state
             if st == END or st == STOPPED:
                 if end_ms is None:
@@ -227,6 +277,8 @@ def main(argv):
         if started:
             ticks = app.ticks - ticks0
             s["loop_us_per_tick"] = loop_us / ticks if ticks else None
+            if hist is not None and sum(hist):
+                s["tick_jitter"] = _jitter(hist, period_us)
             s["log_us_per_tick"] = log_us[0] / ticks if ticks else None
             s["flash_emulation_us_per_tick"] = (dev.emu_us - emu0) / ticks if ticks else None
             s["pass_max_us"] = pass_max_us
@@ -240,7 +292,7 @@ def main(argv):
                 "block_erases": (dev.erases - wear0[2]) / hours}
         with open(opts["summary"], "w") as f:
             f.write(json.dumps(s))
-    return 0
+    return exit_code
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Demo: an HPC bag run in the virtual freezer -> trajectory CSV, freeze-curve PNG, summary."""
+"""Demo: an HPC bag run on the virtual freezer, driven over the serial link with `crf`:
+push, start, follow, stop, fetch and verify the record, batch report (PDF + PNG)."""
 
 import shutil
 import time
@@ -6,13 +7,9 @@ from pathlib import Path
 
 from crf_host import metrics
 from crf_host.paths import PLANTS_DIR
-from crf_host.runner import run_virtual
 
 LN2_KG_PER_L = 0.807
 PROFILE = "hpc_bag"
-STEP_SHADES = ("#f2f2f2", "#ffffff")
-COLORS = {"chamber": "#1f77b4", "sample": "#d62728", "sp": "#555555", "valve": "#1f77b4",
-          "heater": "#ff7f0e", "nucleation": "#2ca02c", "comp": "#9467bd"}
 
 
 def _hmm(seconds):
@@ -20,94 +17,21 @@ def _hmm(seconds):
     return "%d:%02d" % (m // 60, m % 60)
 
 
-def _steps(rows):
-    """(start_min, end_min, index, kind) for each contiguous step in the trace."""
-    spans, start = [], 0
-    for i in range(1, len(rows) + 1):
-        if i == len(rows) or rows[i]["step"] != rows[start]["step"]:
-            kind = rows[start]["kind"]
-            if kind in ("ramp", "hold") and rows[start].get("probe") == "sample":
-                kind += " (sample)"
-            spans.append((rows[start]["t_s"] / 60.0, rows[i - 1]["t_s"] / 60.0,
-                          rows[start]["step"], kind))
-            start = i
-    return spans
-
-
-def _moving_mean(values, n):
-    out, acc = [], 0.0
-    for i, v in enumerate(values):
-        acc += v
-        if i >= n:
-            acc -= values[i - n]
-        out.append(acc / min(i + 1, n))
-    return out
-
-
 def plot_freeze_curve(rows, summary, path, title, plateau_min=None):
+    """The trace's freeze curve as a PNG (drawn by crf_host.report, the batch report's plotter)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    t = [r["t_s"] / 60.0 for r in rows]
-    col = lambda name: [r.get(name) if r.get(name) is not None else float("nan") for r in rows]  # noqa: E731
-    fig, (ax, ax2) = plt.subplots(2, 1, sharex=True, figsize=(13, 8),
-                                  gridspec_kw={"height_ratios": [3, 1]})
-    spans = _steps(rows)
-    for i, (a, b, idx, kind) in enumerate(spans):
-        for axis in (ax, ax2):
-            axis.axvspan(a, b, color=STEP_SHADES[i % 2], zorder=0)
-        if b - a >= 2.0:  # label only steps wide enough to read
-            ax.text((a + b) / 2, 1.01, "%d %s" % (int(idx), kind),
-                    transform=ax.get_xaxis_transform(),
-                    ha="center", va="bottom", fontsize=8, color="#444444")
-    comp_on = None
-    for r in rows + [{"t_s": rows[-1]["t_s"], "comp": 0.0}]:
-        if r.get("comp") and comp_on is None:
-            comp_on = r["t_s"]
-        elif not r.get("comp") and comp_on is not None:
-            ax.axvspan(comp_on / 60.0, r["t_s"] / 60.0, color=COLORS["comp"], alpha=0.15, zorder=0,
-                       label="heat-of-fusion compensation")
-            comp_on = None
-    tm = summary.get("tm_c")
-    if tm is not None:
-        ax.axhline(tm, color=COLORS["sample"], lw=0.7, ls=":", alpha=0.7)
-        ax.text(t[0] + 0.5, tm + 1.0, "Tm %.1f °C" % tm, fontsize=8, color=COLORS["sample"])
-    sample_sp = [r["sp_sample_c"] if r.get("probe") == "sample" and r.get("sp_sample_c") is not None
-                 and not r.get("comp") else float("nan") for r in rows]
-    ax.plot(t, col("chamber_c"), color=COLORS["chamber"], lw=1.3, label="chamber probe")
-    ax.plot(t, col("sample_c"), color=COLORS["sample"], lw=1.6, label="sample probe")
-    # Setpoints on top: with good tracking they would vanish under the probes.
-    ax.plot(t, col("sp_chamber_c"), color=COLORS["sp"], lw=1.0, ls="--", label="chamber setpoint")
-    ax.plot(t, sample_sp, color="#7f0000", lw=1.0, ls="--",
-            label="sample setpoint (sample-probe steps)")
-    nuc_s, nuc_c = summary.get("nucleation_s"), summary.get("nucleation_c")
-    if nuc_s is not None:
-        ax.axvline(nuc_s / 60.0, color=COLORS["nucleation"], lw=1.0, ls=":")
-        if nuc_c is not None:
-            ax.plot([nuc_s / 60.0], [nuc_c], "o", color=COLORS["nucleation"], ms=7,
-                    label="nucleation %.1f °C at %.0f min" % (nuc_c, nuc_s / 60.0))
-    if nuc_s is not None and plateau_min:
-        a, b = nuc_s / 60.0, nuc_s / 60.0 + plateau_min
-        y = (tm if tm is not None else 0.0) + 6.0
-        ax.annotate("", xy=(a, y), xytext=(b, y), arrowprops={"arrowstyle": "<->", "color": "#333333"})
-        ax.text((a + b) / 2, y + 1.0, "plateau %.1f min" % plateau_min, ha="center", fontsize=8)
-    ax.set_ylabel("temperature (°C)")
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower left", fontsize=9, framealpha=0.9)
-    ax.set_title(title, pad=18)
+    from crf_host.report import freeze_curve_figure
 
-    ax2.plot(t, _moving_mean(col("valve_duty"), 60), color=COLORS["valve"], lw=1.2,
-             label="LN2 valve duty (60 s mean)")
-    ax2.plot(t, _moving_mean(col("heater_duty"), 60), color=COLORS["heater"], lw=1.2,
-             label="heater duty (60 s mean)")
-    ax2.set_ylim(-0.03, 1.03)
-    ax2.set_ylabel("duty")
-    ax2.set_xlabel("time (min)")
-    ax2.grid(True, alpha=0.3)
-    ax2.legend(loc="upper right", fontsize=9, framealpha=0.9)
-    ax2.set_xlim(t[0], t[-1])
-    fig.tight_layout()
+    nuc_s, nuc_c = summary.get("nucleation_s"), summary.get("nucleation_c")
+    nucleation = None
+    if nuc_s is not None:
+        nucleation = (nuc_s, nuc_c, None if nuc_c is None
+                      else "nucleation %.1f °C at %.0f min" % (nuc_c, nuc_s / 60.0))
+    fig = freeze_curve_figure(rows, title, nucleation=nucleation, tm_c=summary.get("tm_c"),
+                              plateau_min=plateau_min)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -134,53 +58,113 @@ def summary_lines(m, summary, wall_s, files):
     return lines
 
 
-def run_demo(out_dir="runs", speed="max", plant=None):
-    """Run hpc_bag on a 50 mL bag; write trajectory.csv + freeze_curve.png; print a summary."""
+DEMO_PIN = "2468"          # the engineer PIN the demo's virtual freezer is given
+DEMO_SPEED = "200"         # virtual seconds per wall second: logins and sessions stay valid
+SETTLE_AFTER_END_S = 600   # the product sits at the end temperature before it is taken out
+EXIT_AFTER_END_S = 1800    # the virtual freezer ends its process this long after the end step
+
+
+def _crf(port, *args):
+    """Run one `crf` command against the freezer; its output goes to the terminal."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, CRF_PORT=port, CRF_PIN=DEMO_PIN, CRF_USER="demo-engineer")
+    cmd = [sys.executable, "-m", "crf_host.cli", "--port", port, *[str(a) for a in args]]
+    print("$ crf " + " ".join(str(a) for a in args), flush=True)
+    res = subprocess.run(cmd, env=env)
+    if res.returncode != 0:
+        raise RuntimeError("crf %s failed (exit %d)" % (args[0], res.returncode))
+
+
+def _wait_for_end(port):
+    """Follow the run over the link until it has sat SETTLE_AFTER_END_S at its end step."""
+    from crf_host.link import Client
+
+    last_print = -1e9
+    end_at = None
+    with Client(port, timeout_s=5.0) as c:
+        while True:
+            st = c.status()
+            el = st.get("elapsed_s") or 0
+            if st.get("state") == "end" and end_at is None:
+                end_at = el
+            if el - last_print >= 900 or (end_at is not None and last_print < end_at):
+                print("  %s  step %s/%s %-5s chamber %7s  sample %7s" % (
+                    _hmm(el), st.get("step"), st.get("steps"), st.get("kind") or "",
+                    _c(st.get("chamber_c")), _c(st.get("sample_c"))), flush=True)
+                last_print = el
+            if end_at is not None and el - end_at >= SETTLE_AFTER_END_S:
+                return
+            if st.get("state") not in ("running", "held", "end"):
+                raise RuntimeError("the run left the profile: state %s" % st.get("state"))
+            time.sleep(0.25)
+
+
+def _c(v):
+    return "-" if v is None else "%.1f °C" % v
+
+
+def run_demo(out_dir="runs", speed=DEMO_SPEED, plant=None):
+    """The main job end to end through the serial link, as an engineer would do it:
+    virtual freezer on a pty; `crf` pushes the HPC bag profile, starts the run,
+    follows it, stops it once the product is at the end temperature, fetches and
+    verifies the record and writes the batch report (PDF + PNG) under runs/."""
+    import json
+
+    from crf_host.paths import PROFILES_DIR
+    from crf_host.runner import read_trace
+    from crf_host.simlaunch import VirtualFreezer
+
     plant = Path(plant) if plant else PLANTS_DIR / "bag_50ml.json"
     run_dir = Path(out_dir) / ("%s-%s" % (time.strftime("%Y%m%d-%H%M%S"), PROFILE))
-    print("Running %s on %s in the virtual freezer (speed %s)..." % (PROFILE, plant.name, speed))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    trace, summary_path = run_dir / "trace.csv", run_dir / "summary.json"
+    args = ["--pin", DEMO_PIN, "--trace", trace, "--summary", summary_path,
+            "--exit-after-end", EXIT_AFTER_END_S]
+    print("Virtual freezer: plant %s, speed %s x real time" % (plant.name, speed))
+    t0 = time.monotonic()
+    vf = VirtualFreezer(plant=plant, speed=speed, flash=run_dir / "flash.img",
+                        extra_args=args, log=run_dir / "virtual-freezer.log")
     try:
-        rows, summary, wall_s = run_virtual(plant, PROFILE, run_dir, speed=speed,
-                                            batch="DEMO-0001", operator="demo")
+        vf.start()
+        print("virtual freezer on %s" % vf.port)
+        time.sleep(0.3)
+        _crf(vf.port, "info")
+        _crf(vf.port, "profile", "push", PROFILES_DIR / (PROFILE + ".json"))
+        _crf(vf.port, "run", "start", PROFILE, "--batch", "DEMO-0001", "--product", "HPC-A",
+             "--operator", "demo")
+        _wait_for_end(vf.port)
+        _crf(vf.port, "run", "stop", "--yes", "--operator", "demo")
+        _crf(vf.port, "logs", "fetch", "1", "-o", run_dir)
+        record = run_dir / "000001.run"
+        _crf(vf.port, "report", record, "-o", run_dir)
+        _crf(vf.port, "logs", "export", record, "--csv", run_dir / "run_record.csv",
+             "--json", run_dir / "run_record.json")
+        vf.wait(120)
     except (RuntimeError, OSError) as e:
-        print("demo: %s" % e)
+        print("demo: %s (the virtual freezer's output: %s)" % (e, run_dir / "virtual-freezer.log"))
         return 1
-    if not rows:
-        print("demo: the run produced an empty trace")
-        return 1
-    trajectory = run_dir / "trajectory.csv"
-    shutil.move(str(run_dir / "trace.csv"), str(trajectory))
+    finally:
+        vf.stop()
+        vf.close_log()
+    wall_s = time.monotonic() - t0
     (run_dir / "flash.img").unlink(missing_ok=True)  # a scratch filesystem, not a result
+    rows = read_trace(trace)
+    with open(summary_path) as f:
+        summary = json.load(f)
+    trajectory = run_dir / "trajectory.csv"
+    shutil.move(str(trace), str(trajectory))
     png = run_dir / "freeze_curve.png"
     m = metrics.compute(rows, summary, wall_s)
-    plot_freeze_curve(rows, summary, png, "Profile %s on plant %s (virtual freezer)"
+    plot_freeze_curve(rows, summary, png, "Profile %s on plant %s (virtual freezer, plant truth)"
                       % (PROFILE, plant.stem), plateau_min=m["plateau_min"])
-    record, ok = _export_record(run_dir, summary)
-    files = [("Trajectory", trajectory), ("Freeze curve", png), ("Summary JSON", run_dir / "summary.json")]
-    files += record
+    files = [("Batch report", run_dir / "000001-report.pdf"),
+             ("Report chart", run_dir / "000001-freeze-curve.png"),
+             ("Run record", run_dir / "000001.run"),
+             ("Record CSV", run_dir / "run_record.csv"), ("Record JSON", run_dir / "run_record.json"),
+             ("Plant trajectory", trajectory), ("Plant chart", png), ("Summary JSON", summary_path)]
     for line in summary_lines(m, summary, wall_s, files):
         print(line)
-    return 0 if ok else 1
-
-
-def _export_record(run_dir, summary):
-    """Verify the run's record copied out of the virtual flash; write CSV + JSON."""
-    from crf_host.records import read_run
-
-    run_id = summary.get("run_id")
-    path = run_dir / ("%06d.run" % run_id) if run_id else None
-    if path is None or not path.exists():
-        print("demo: the run left no record on the virtual flash")
-        return [], False
-    run = read_run(path)
-    csv_path, json_path = run_dir / "run_record.csv", run_dir / "run_record.json"
-    run.to_csv(csv_path)
-    run.to_json(json_path)
-    if run.verified:
-        print("Run record:        run %d verified (CRCs, %d-block chain, seal %s)"
-              % (run_id, run.blocks, run.seal["status"]))
-    else:
-        print("Run record:        run %d does NOT verify:" % run_id)
-        for p in run.problems:
-            print("  %s" % p["text"])
-    return [("Run record", path), ("Record CSV", csv_path), ("Record JSON", json_path)], run.verified
+    return 0

@@ -30,14 +30,15 @@ BUDGET_BYTES = 64 * 1024
 BUDGET_TICK = 0.10
 
 
-def _four_hour_run(out, log="on", config=None):
+def four_hour_run(out, log="on", config=None, flash=None):
+    """The 4-hour run's summary; its record is out/000001.run (and on `flash` if given)."""
     # The end step is reached at ~73 min; holding there to 4 h is realistic
     # (the product waits for transfer) and keeps logging at the same rate.
     probe_dir = Path(out) / "probe"
     _, s, _ = run_virtual(PLANTS_DIR / "bag_50ml.json", "hpc_bag", probe_dir, exit_after_end_s=60)
     end_s = s["run_end_s"]
     _, s, _ = run_virtual(PLANTS_DIR / "bag_50ml.json", "hpc_bag", out, log=log, config=config,
-                          exit_after_end_s=int(FOUR_HOURS_S - end_s))
+                          exit_after_end_s=int(FOUR_HOURS_S - end_s), flash=flash)
     return s
 
 
@@ -46,10 +47,10 @@ def measure(runs=5):
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(runs):
             for mode in ("on", "off"):
-                rows[mode].append(_four_hour_run(Path(tmp) / ("%s%d" % (mode, i)), log=mode))
+                rows[mode].append(four_hour_run(Path(tmp) / ("%s%d" % (mode, i)), log=mode))
         cfg = Path(tmp) / "one_second.json"
         cfg.write_text(json.dumps({"log_interval_ms": 1000}))
-        one_s = _four_hour_run(Path(tmp) / "1s", config=cfg)
+        one_s = four_hour_run(Path(tmp) / "1s", config=cfg)
     med = lambda mode, key: statistics.median(r[key] for r in rows[mode])  # noqa: E731
     on = rows["on"][0]
     loop_on, loop_off = med("on", "loop_us_per_tick"), med("off", "loop_us_per_tick")

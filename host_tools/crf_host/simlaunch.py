@@ -10,6 +10,7 @@ then open `VirtualFreezer.port` the same way.
 import errno
 import os
 import select
+import time
 import subprocess
 import tempfile
 import threading
@@ -28,7 +29,7 @@ class VirtualFreezer:
     """A virtual freezer process reachable through a pty (`.port`)."""
 
     def __init__(self, plant=None, seed=None, speed="1", flash=None,
-                 extra_args=(), command=None, log=None):
+                 extra_args=(), command=None, log=None, baud=None):
         self.plant = plant
         self.seed = seed
         self.speed = str(speed)
@@ -36,6 +37,9 @@ class VirtualFreezer:
         self.extra_args = tuple(extra_args)
         self.command = list(command) if command else None
         self.log = log
+        # Emulate a UART: at most baud/10 bytes per second toward the host
+        # (8N1). None: as fast as the pty goes.
+        self.baud = baud
         self.port = None
         self.proc = None
         self._master = self._slave = None
@@ -170,19 +174,26 @@ class VirtualFreezer:
         to_proc = bytearray()
         to_host = bytearray()
         out_open = True
+        rate = self.baud / 10.0 if self.baud else None
+        credit_t = time.monotonic()     # line time up to which bytes were sent
         while not self._stopping.is_set():
             rlist = [self._wake_r, master]
             if out_open:
                 rlist.append(p_out)
             wlist = []
+            wait = 0.5
             if to_proc:
                 wlist.append(p_in)
             if to_host:
-                wlist.append(master)
+                ahead = credit_t - time.monotonic() if rate else 0.0
+                if ahead > 0.002:
+                    wait = min(wait, ahead)     # the line is still busy
+                else:
+                    wlist.append(master)
             if not out_open and not to_host:
                 return  # process gone and everything delivered
             try:
-                r, w, _ = select.select(rlist, wlist, [], 0.5)
+                r, w, _ = select.select(rlist, wlist, [], wait)
             except (OSError, ValueError):
                 return
             if self._wake_r in r:
@@ -204,7 +215,19 @@ class VirtualFreezer:
             if p_in in w and not _write(p_in, to_proc):
                 to_proc.clear()  # process closed its stdin
             if master in w:
-                _write(master, to_host)
+                if rate:
+                    # A slice of what the line carries in 20 ms, timed back to back.
+                    now = time.monotonic()
+                    credit_t = max(credit_t, now)
+                    n = max(1, int(rate * 0.02))
+                    part = to_host[:n]
+                    sent = len(part)
+                    _write(master, part)
+                    sent -= len(part)
+                    del to_host[:sent]
+                    credit_t += sent / rate
+                else:
+                    _write(master, to_host)
 
 
 def _read(fd):

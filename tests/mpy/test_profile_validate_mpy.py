@@ -45,6 +45,12 @@ def _with(step_index, **fields):
     return p
 
 
+def _accept(acceptance):
+    p = _base()
+    p["acceptance"] = acceptance
+    return p
+
+
 # (profile, exact lines of str(ProfileError))
 CASES = [
     (_with(2, rate_c_per_min=60),
@@ -67,6 +73,14 @@ CASES = [
      ["step 1 (hold): rate: unknown field (a hold step takes: kind, target_c, duration_s, until, probe, note)"]),
     (_with(2, target_c=-190.25),
      ["step 3 (ramp): target_c: -190.25 is below the -180 °C limit"]),
+    (_accept({"max_chamber_dev_c": 0, "sample_rate_c_per_min": [2, 0.5], "colour": 1,
+              "nucleation_c": [-20.5, True], "end_sample_max_c": -95}),
+     ["acceptance.colour: unknown field (acceptance takes: max_chamber_dev_c, "
+      "sample_rate_c_per_min, nucleation_c, end_sample_max_c)",
+      "acceptance.max_chamber_dev_c: 0 is outside 0.01..20 °C",
+      "acceptance.sample_rate_c_per_min: low 2 must be below high 0.5",
+      "acceptance.nucleation_c[1]: must be a number in °C, got true/false",
+      "acceptance.end_sample_max_c: -95 cannot be met with the end setpoint at -90 °C"]),
 ]
 
 
@@ -79,6 +93,13 @@ def test_standard_profiles_validate():
             assert len(warnings) == 1 and "above -80" in warnings[0], warnings
         else:
             assert warnings == [], (name, warnings)
+
+
+def test_product_profiles_carry_acceptance_limits():
+    # The firmware does not use them; they ride in the run record for the batch report.
+    for name in ("hpc_bag", "vial"):
+        acc = _load(name)["acceptance"]
+        assert acc["end_sample_max_c"] == -80 and len(acc["sample_rate_c_per_min"]) == 2
 
 
 def test_standard_durations():

@@ -298,3 +298,48 @@ def test_four_hour_run_fits_in_64_kb():
     if _MPY:   # flash actually taken on littlefs
         used = (free0 - log.free_blocks()[0]) * _BLOCK
         assert used <= 64 * 1024 + 2 * _BLOCK, used
+
+
+def _read_all(log, run_id, piece):
+    # The record as the link's log_fetch serves it, in pieces of `piece` bytes.
+    total = log.size(run_id)
+    out = bytearray(total)
+    buf = bytearray(piece)
+    off = 0
+    while off < total:
+        n = log.read(run_id, off, piece, buf)
+        assert n == min(piece, total - off), (off, n)
+        out[off:off + n] = buf[:n]
+        off += n
+    assert log.read(run_id, total, piece, buf) == 0
+    return bytes(out)
+
+
+def _file_bytes(log, run_id):
+    with open(log.file_of(run_id), "rb") as f:
+        return f.read()
+
+
+def test_open_run_reads_as_file_plus_journal_and_stays_a_prefix():
+    root = _root()
+    log = _log(root)
+    run_id = log.open_run(_header(), 3600, 5000)
+    log.event(0, 1798761600, "start", "alice", "hpc_bag")
+    _run(log, 333)                    # the last records still sit in the journal
+    assert log.is_open(run_id) and log._jn > 0
+    assert log.size(run_id) == log.bytes > os.stat(log.file_of(run_id))[6]
+    early = _read_all(log, run_id, 97)          # pieces across the file/journal seam
+    assert _read_all(log, run_id, 2040) == early
+    end = _run(log, 300, start_ms=334000)
+    log.seal(end, None, fmt.SEAL_STOPPED)
+    assert not log.is_open(run_id)
+    final = _file_bytes(log, run_id)
+    assert final[:len(early)] == early           # what was fetched while open stays true
+    assert log.size(run_id) == len(final) and _read_all(log, run_id, 2040) == final
+    try:
+        log.read(99, 0, 10, bytearray(10))
+    except LogError:
+        pass
+    else:
+        raise AssertionError("reading a run that does not exist")
+    assert log.size(99) is None

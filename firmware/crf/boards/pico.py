@@ -23,13 +23,19 @@ Heater: slow software time-proportioning in poll() (an SSR wants a window of
 about a second; rp2 PWM cannot go below ~8 Hz).  Call poll() at 20 Hz or more
 for ~5 % duty resolution.
 
-Serial link (USB CDC = stdin/stdout): link_write() copies into a 2 KB ring
-(the oldest bytes are dropped on overflow, counted in link_dropped); poll()
+Serial link (USB CDC = stdin/stdout): link_write() copies into a 6 KB ring,
+room for two full protocol frames (2070 bytes each) plus events; the link
+server checks link_room() before it queues a reply, so nothing is dropped in
+normal use (on overflow the oldest bytes go, counted in link_dropped); poll()
 drains it without blocking: on rp2 a write to stdout waits (up to the CDC
 timeout) when the host does not read, but select.poll reports POLLOUT only
 while the CDC FIFO has room (or no host is attached, when bytes are
 discarded), so the ring is written one byte per POLLOUT check, at most
 256 bytes per poll().  link_read() likewise reads one byte per POLLIN check.
+
+restart() resets the board (machine.reset()); repl() makes the outputs safe
+and raises ReplRequested, which main.py catches so that it returns and the
+rp2 port starts its REPL (a SystemExit would soft-reboot into main.py again).
 """
 
 try:
@@ -76,7 +82,7 @@ _PIN_BUZZER = const(21)
 _SPI_BAUD = const(1_000_000)  # MAX31865: <= 5 MHz, CPHA = 1
 _I2C_FREQ = const(400_000)
 _WDT_MAX_MS = const(8388)  # rp2 hardware limit
-_RING_SIZE = const(2048)
+_RING_SIZE = const(6144)  # >= 2 x frame.MAX_WIRE + events
 _DRAIN_MAX = const(256)  # bytes per poll()
 _MIN_PULSE_MS = const(20)  # shortest heater pulse / gap (one 50 Hz cycle)
 
@@ -95,6 +101,10 @@ def _ready(p):
     for _ in p.ipoll(0):
         return True
     return False
+
+
+class ReplRequested(Exception):
+    """Raised by Board.repl(): main.py returns, the board starts its REPL."""
 
 
 class PicoClock:
@@ -383,6 +393,10 @@ class Board:
     def link_pending(self):
         return self._count
 
+    def link_room(self):
+        """Bytes link_write() takes now without dropping any."""
+        return _RING_SIZE - self._count
+
     def _drain(self):
         cnt = self._count
         if not cnt:
@@ -417,6 +431,15 @@ class Board:
         if on != self._heater_on:
             self._heater(1 if on else 0)
             self._heater_on = on
+
+    # -- leaving the firmware (link commands restart / repl) ------------------
+    def restart(self):
+        self.safe_outputs()
+        machine.reset()
+
+    def repl(self):
+        self.safe_outputs()
+        raise ReplRequested()
 
     def poll(self):
         now = self.clock.ticks_ms()

@@ -53,7 +53,7 @@ _SAME_C = 0.005             # setpoints closer than this are the same
 _WAIT_MARGIN_C = 2          # a probe settles slowly onto its setpoint
 _STEP_CAP_S = 1e12          # keeps nonsense values from overflowing
 
-_TOP_FIELDS = ("format", "name", "description", "steps")
+_TOP_FIELDS = ("format", "name", "description", "steps", "acceptance")
 _FIELDS = {
     "hold": ("kind", "target_c", "duration_s", "until", "probe", "note"),
     "ramp": ("kind", "rate_c_per_min", "target_c", "probe", "compensate", "note"),
@@ -177,6 +177,8 @@ class _Check:
     def unknown(self, i, d, allowed, prefix, what):
         extra = [str(k) for k in d if k not in allowed]
         for k in sorted(extra):
+            if not _printable(k):           # one problem, one line: no raw control characters
+                k = "".join(ch if " " <= ch <= "~" else "?" for ch in k)
             self.bad(i, prefix + k, "unknown field (%s takes: %s)"
                      % (what, ", ".join(allowed)))
 
@@ -277,6 +279,7 @@ def validate(profile, limits=None):
     raises ProfileError listing every problem (it must not run)."""
     lim = _limits(limits)
     c = _Check(lim)
+    end_sp = None
     if not isinstance(profile, dict):
         raise ProfileError([(None, "profile", "must be a JSON object, got %s" % _jtype(profile))])
     c.unknown(None, profile, _TOP_FIELDS, "", "a profile")
@@ -291,11 +294,16 @@ def validate(profile, limits=None):
     else:
         if len(steps) > lim["max_steps"]:
             c.bad(None, "steps", "%d steps exceed the %d-step limit" % (len(steps), lim["max_steps"]))
-        _check_steps(c, steps)
+        end_sp = _check_steps(c, steps)
         total = estimate_duration_s(profile)
         if total > lim["max_total_s"]:
             c.bad(None, "steps", "estimated duration %s exceeds the %s limit"
                   % (_hours(total), _hours(lim["max_total_s"])))
+    if "acceptance" in profile:
+        # Checked by its own module, loaded only for profiles that have limits:
+        # the run itself never needs it (see crf/profile/acceptance.py).
+        from crf.profile import acceptance
+        acceptance.check(c, profile["acceptance"], steps if isinstance(steps, list) else [], end_sp)
     if c.problems:
         raise ProfileError(c.problems, c.kinds)
     return c.warnings
@@ -368,6 +376,7 @@ def _check_steps(c, steps):
         c.warn(n - 1, "the profile ends at %s °C, above %s °C: products are normally "
                "frozen to -90 °C or colder before transfer"
                % (_fmt(sp), _fmt(c.lim["end_warn_above_c"])))
+    return sp
 
 
 def _target(c, i, step, have, sp):

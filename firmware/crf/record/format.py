@@ -59,14 +59,17 @@ EVENTS = (
     "continue", "stop", "end", "timeout", "ack", "alarm_raised", "alarm_cleared",
     "alarm_acked", "door_open", "door_closed", "power_restored", "log_tear",
     "config_change", "log_space", "clock_set", "calibration_change", "note",
+    # appended by the serial link (never reorder: the number is what is stored)
+    "profile_change", "log_ack", "auth",
 )
+_NOTE = EVENTS.index("note")
 
 
 def event_code(name):
     for i in range(1, len(EVENTS)):
         if EVENTS[i] == name:
             return i
-    return len(EVENTS) - 1   # "note": unknown names are still recorded
+    return _NOTE             # unknown names are still recorded, as notes
 
 
 def _crc_table():

@@ -42,7 +42,8 @@ class Scan:
         self.problems.append((offset, index, kind, text))
 
 
-def _fill(f, mv, off, n):
+def read_at(f, mv, off, n):
+    """Read n bytes at offset off of file f into memoryview mv; the count read."""
     f.seek(off)
     got = 0
     while got < n:
@@ -71,7 +72,7 @@ def _resync(f, buf, start, size):
     mv = memoryview(buf)
     base = start
     while base < size:
-        n = _fill(f, mv, base, min(len(buf), size - base))
+        n = read_at(f, mv, base, min(len(buf), size - base))
         last = n if base + n >= size else n - fmt.EVENT_MAX
         for p in range(0, max(last, 1)):
             if _valid_at(mv, p, n - p):
@@ -90,7 +91,7 @@ def scan(f, size, visit=None, buf=None):
         buf = bytearray(fmt.MAX_RECORD)
     mv = memoryview(buf)
     m = len(fmt.MAGIC)
-    if _fill(f, mv, 0, m) < m or bytes(mv[:m]) != fmt.MAGIC:
+    if read_at(f, mv, 0, m) < m or bytes(mv[:m]) != fmt.MAGIC:
         s.problem(0, -1, FOREIGN, "not a run record (no %r at the start)" % fmt.MAGIC)
         return s
     h = hashlib.sha256(s.prev)
@@ -101,10 +102,10 @@ def scan(f, size, visit=None, buf=None):
     block_damaged = False
     index = 0
     while off < size:
-        avail = _fill(f, mv, off, min(3, size - off))
+        avail = read_at(f, mv, off, min(3, size - off))
         n = fmt.record_size(mv[0], mv) if avail == 3 else -1
         if n > 0 and off + n <= size:
-            _fill(f, mv, off, n)
+            read_at(f, mv, off, n)
         if n <= 0 or off + n > size or not fmt.crc_ok(mv, n):
             nxt = _resync(f, buf, off + 1, size)
             if nxt is None:
@@ -186,6 +187,6 @@ def tail_sealed(f, size, buf=None):
     if buf is None:
         buf = bytearray(fmt.SEAL_SIZE)
     mv = memoryview(buf)
-    if _fill(f, mv, size - fmt.SEAL_SIZE, fmt.SEAL_SIZE) != fmt.SEAL_SIZE:
+    if read_at(f, mv, size - fmt.SEAL_SIZE, fmt.SEAL_SIZE) != fmt.SEAL_SIZE:
         return False
     return mv[0] == fmt.TAG_SEAL and fmt.crc_ok(mv, fmt.SEAL_SIZE)

@@ -112,6 +112,53 @@ class RunLog:
         os.rename(path, self.dir + "/" + fmt.run_file(run_id, True))
         return True
 
+    # -- reading a record (the link's log_fetch) ------------------------------
+    # The open run's record is its file followed by the journal's records not
+    # yet moved into it: read() presents both as one byte stream, the prefix of
+    # what the file will hold once sealed.
+    def is_open(self, run_id):
+        return run_id == self.run_id and self.f is not None
+
+    def size(self, run_id):
+        """Bytes of run_id's record as read() presents it; None if no such run."""
+        if self.is_open(run_id):
+            return self.bytes
+        path = self.file_of(run_id)
+        return _size(path) if path else None
+
+    def read(self, run_id, offset, n, buf):
+        """Copy up to n bytes of run_id's record from offset into buf (a
+        bytearray or memoryview); returns the count. LogError if no such run."""
+        if self.is_open(run_id):
+            path = self.path
+            fsize = self.bytes - self._jn     # synced to the file; the rest is journal
+            total = self.bytes
+        else:
+            path = self.file_of(run_id)
+            if path is None:
+                raise LogError("no run %d" % run_id)
+            fsize = total = _size(path)
+        if offset >= total or n <= 0:
+            return 0
+        if n > total - offset:
+            n = total - offset
+        mv = buf if isinstance(buf, memoryview) else memoryview(buf)
+        got = 0
+        if offset < fsize:
+            k = n if n < fsize - offset else fsize - offset
+            with open(path, "rb") as f:
+                f.seek(offset)
+                while got < k:
+                    r = f.readinto(mv[got:k])
+                    if not r:
+                        raise LogError("run %d: file shorter than expected" % run_id)
+                    got += r
+        if got < n:                            # the open run's journal records
+            j = offset + got - fsize
+            mv[got:n] = self._jmv[j:j + n - got]
+            got = n
+        return got
+
     def free_blocks(self):
         st = os.statvfs(self.dir)
         return st[3], st[0]
