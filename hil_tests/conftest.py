@@ -9,42 +9,11 @@ run.py options).
 """
 
 import os
-import time
 
 import pytest
 
-from crf_host import paths
 from crf_host.link import Client
-
-PIN = "1234"
-TIMEOUT_S = 5.0         # per attempt; the virtual freezer at speed max is busy
-
-
-class Target:
-    def __init__(self, port, virtual=None, pin=None):
-        self.port = port
-        self.virtual = virtual  # VirtualFreezer, or None for a real board
-        self.pin = pin          # engineer PIN, None if unknown (real board without CRF_PIN)
-
-    def diag(self):
-        vf = self.virtual
-        if vf is None:
-            return f"board on {self.port}"
-        state = "running" if vf.running() else f"exited {vf.proc.returncode}"
-        return f"virtual freezer {state}; stderr:\n{vf.stderr_text()[-2000:]}"
-
-
-def start_virtual(tmp_path_factory, speed="max", extra_args=()):
-    """A virtual freezer on a fresh flash image with engineer PIN `PIN`."""
-    if not (paths.FIRMWARE / "crf_sim" / "run.py").exists():
-        pytest.skip("virtual freezer not available: firmware/crf_sim/run.py missing")
-    from crf_host.simlaunch import VirtualFreezer
-
-    flash = tmp_path_factory.mktemp("vf") / "flash.img"
-    vf = VirtualFreezer(speed=speed, flash=flash, extra_args=("--pin", PIN, *extra_args))
-    vf.start()
-    return vf
-
+from hil import PIN, TIMEOUT_S, Target, start_virtual  # noqa: F401  (fixtures use them)
 
 @pytest.fixture(scope="module")
 def target(request, tmp_path_factory):
@@ -90,15 +59,3 @@ def engineer(client, target):
         pytest.skip("CRF_PIN not set: the board's engineer PIN is needed")
     client.login("hil", target.pin)
     return client
-
-
-def wait_for(what, check, timeout_s=30.0, every_s=0.05):
-    """check() until it returns something true; AssertionError naming `what` after timeout_s."""
-    end = time.monotonic() + timeout_s
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > end:
-            raise AssertionError(f"{what}: not within {timeout_s} s")
-        time.sleep(every_s)

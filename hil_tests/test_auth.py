@@ -9,7 +9,7 @@ import pytest
 
 from crf.link import frame
 from crf_host.link import DeviceError
-from conftest import wait_for
+from hil import wait_for
 
 VF_SPEED = "200"        # virtual time: the 300 s lockout passes in 1.5 s
 

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from crf_host.link import Client, DeviceError
-from conftest import PIN, TIMEOUT_S, start_virtual
+from hil import PIN, TIMEOUT_S, start_virtual
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get("CRF_PORT")),
                                 reason="would reset the board or leave it at the REPL")

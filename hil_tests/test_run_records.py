@@ -11,7 +11,7 @@ import pytest
 
 from crf_host import records
 from crf_host.link import Client, DeviceError
-from conftest import TIMEOUT_S, start_virtual, wait_for
+from hil import TIMEOUT_S, start_virtual, wait_for
 
 VF_SPEED = "200"
 
