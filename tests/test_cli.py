@@ -150,7 +150,7 @@ def test_sim_serves_a_port_until_interrupted(tmp_path, monkeypatch):
 
     monkeypatch.setattr(simlaunch.VirtualFreezer, "argv", argv)
     import crf_host.cli
-    monkeypatch.setattr(crf_host.cli, "time", SimpleNamespace(sleep=interrupt))
+    monkeypatch.setattr(crf_host.cli.local, "time", SimpleNamespace(sleep=interrupt))
     res = run("sim", "--flash", str(tmp_path / "f.img"), "--log", str(tmp_path / "log"))
     assert res.exit_code == 0, res.output
     assert "virtual freezer on /dev/" in res.output
