@@ -26,7 +26,7 @@ from crf_sim import flashdev
 from crf import config
 from crf.app import App
 from crf.profile.engine import END, STOPPED
-from crf.record.runlog import exists as _exists
+from crf.record.runlog import copy_file, exists as _exists
 from crf.link import auth
 
 _USAGE = "usage: run.py [--plant P] [--seed N] [--speed max|X] [--flash IMG] [--trace CSV] " \
@@ -99,17 +99,10 @@ def _timed(fn, acc):
 
 
 def export_run(log, run_id, out_dir):
-    # Copy a run's record out of the virtual flash to the host's file system
-    # (until the link can fetch it).
+    # Copy a run's record out of the virtual flash to the host's file system:
+    # the flash-side truth that tests compare fetched records against.
     src = log.file_of(run_id)
-    buf = bytearray(512)
-    with open(src, "rb") as f:
-        with open(out_dir + "/" + src.rsplit("/", 1)[1], "wb") as out:
-            while True:
-                n = f.readinto(buf)
-                if not n:
-                    break
-                out.write(buf[:n] if n < 512 else buf)
+    copy_file(src, out_dir + "/" + src.rsplit("/", 1)[1])
 
 
 def trace_row(app, board, t_s, valve_ms, ln2_kg):

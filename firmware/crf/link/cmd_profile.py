@@ -78,7 +78,7 @@ def c_profile_get(s, a):
 
     def read(offset, n, buf):
         with open(path, "rb") as f:
-            return read_at(f, buf if isinstance(buf, memoryview) else memoryview(buf), offset, n)
+            return read_at(f, buf, offset, n)
 
     offset = get_int(a, "offset", 0, total, 0)
     n = get_int(a, "n", 0, F.MAX_CHUNK, F.MAX_CHUNK)

@@ -59,6 +59,5 @@ class Audit:
             return 0
         if n > self.size - offset:
             n = self.size - offset
-        mv = buf if isinstance(buf, memoryview) else memoryview(buf)
         with open(self.path, "rb") as f:
-            return read_at(f, mv, offset, n)
+            return read_at(f, buf, offset, n)

@@ -42,8 +42,10 @@ class Scan:
         self.problems.append((offset, index, kind, text))
 
 
-def read_at(f, mv, off, n):
-    """Read n bytes at offset off of file f into memoryview mv; the count read."""
+def read_at(f, buf, off, n):
+    """Read n bytes at offset off of file f into buf (bytearray or
+    memoryview); the count read, short only at the end of the file."""
+    mv = buf if isinstance(buf, memoryview) else memoryview(buf)
     f.seek(off)
     got = 0
     while got < n:

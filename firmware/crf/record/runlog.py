@@ -45,6 +45,21 @@ def read_journal(path):
     return struct.unpack_from("<I", data, 0)[0], data[4:]
 
 
+def copy_file(src, dst, n=-1):
+    """Copy the first n bytes of file src (all if n < 0) to a new file dst,
+    512 bytes at a time."""
+    mv = memoryview(bytearray(512))
+    with open(src, "rb") as f:
+        with open(dst, "wb") as out:
+            while n:
+                k = f.readinto(mv if n < 0 or n >= 512 else mv[:n])
+                if not k:
+                    break
+                out.write(mv[:k])
+                if n > 0:
+                    n -= k
+
+
 def _size(path):
     return os.stat(path)[6]
 
@@ -147,12 +162,9 @@ class RunLog:
         if offset < fsize:
             k = n if n < fsize - offset else fsize - offset
             with open(path, "rb") as f:
-                f.seek(offset)
-                while got < k:
-                    r = f.readinto(mv[got:k])
-                    if not r:
-                        raise LogError("run %d: file shorter than expected" % run_id)
-                    got += r
+                got = reader.read_at(f, mv, offset, k)
+            if got < k:
+                raise LogError("run %d: file shorter than expected" % run_id)
         if got < n:                            # the open run's journal records
             j = offset + got - fsize
             mv[got:n] = self._jmv[j:j + n - got]
@@ -516,7 +528,7 @@ class RunLog:
         self.last_t_ms = s.last_t_ms
         self.bytes = s.good_end
         self.failed = None
-        self.interval_ms = h.get("interval_ms", self.interval_ms) if s.header is not None else self.interval_ms
+        self.interval_ms = h.get("interval_ms", self.interval_ms)     # a damaged header returned above
         self.next_sample_ms = 0
         self.f = open(path, "ab")
         self._open_journal(self.bytes)
@@ -533,15 +545,5 @@ class RunLog:
         # littlefs has no truncate here: copy the good prefix, then rename over
         # (atomic), so a cut during this leaves the original in place.
         tmp = path[:-4] + ".tmp"
-        buf = bytearray(512)
-        mv = memoryview(buf)
-        with open(path, "rb") as src:
-            with open(tmp, "wb") as dst:
-                left = good_end
-                while left:
-                    n = src.readinto(mv[:min(512, left)])
-                    if not n:
-                        break
-                    dst.write(mv[:n])
-                    left -= n
+        copy_file(path, tmp, good_end)
         os.rename(tmp, path)
