@@ -263,6 +263,7 @@ def main(argv):
             "run_id": run_id,
             "log_bytes": app.log.bytes if app.log else None,
             "log_problems": app.log.problems if app.log else app.log_problem,
+            "log_failed": app.log.failed if app.log else None,
             "recovered": boot_facts,
             "cut": cut,
             "plant": spec.get("name"),

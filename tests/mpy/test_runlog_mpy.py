@@ -150,6 +150,32 @@ def test_interrupted_run_is_reopened_with_the_facts():
     assert s.seal[2] == fmt.SEAL_INTERRUPTED
 
 
+def test_journal_writes_and_moves_allocate_nothing():
+    # The journal is rewritten in place: opening a file mid-run needs ~1 KB of
+    # contiguous heap, which a fragmented 128 KiW heap did not always have
+    # (a 4-hour run stopped recording at the 12th move).
+    if not _MPY:
+        return
+    import micropython
+    root = _root()
+    log = _log(root)
+    run_id = log.open_run(_header(), 3600, 5000)
+    fmt.pack_sample_into(log._sbuf, 1, 5000, -20.0, -10.0, -20.0, None, 0.5, 0.0, 1)
+    before = os.stat(log.file_of(run_id))[6]
+    n = fmt.BLOCK_RECORDS - log._in_block - 1      # no digest: its hash allocates
+    micropython.heap_lock()
+    try:
+        for _ in range(n):
+            assert log._append(log._sbuf)
+    finally:
+        micropython.heap_unlock()
+    assert log.failed is None
+    assert os.stat(log.file_of(run_id))[6] > before      # at least one move happened
+    assert log.seal(n * 5000, None, fmt.SEAL_STOPPED)
+    s, samples, _ = _scan(log, run_id)
+    assert s.problems == [] and len(samples) == n
+
+
 def test_cut_between_journal_move_and_its_emptying_duplicates_nothing():
     root = _root()
     log = _log(root)

@@ -33,7 +33,8 @@ MAX_RECORD = const(8192 + 5)
 
 BLOCK_RECORDS = const(48)     # records per digest block (~4 min at 5 s)
 JOURNAL_MAX = const(480)      # run-log journal file: below littlefs's inline limit (512 with progsize 256)
-JOURNAL_RECORDS = const(476)  # ... after its u32 base offset
+JOURNAL_HEAD = const(6)       # ... which starts with u32 base offset, u16 records' length
+JOURNAL_RECORDS = const(474)  # ... then the records
 NO_VALUE = const(-32768)      # i16 temperature "no reading / not applicable"
 NO_RTC = const(0)             # rtc_s when the clock was never set
 DUTY_FULL = const(250)        # duty resolution 0.4 %

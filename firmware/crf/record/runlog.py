@@ -11,9 +11,11 @@ from crf.record import reader
 
 try:
     from micropython import const
+    _MPY = True
 except ImportError:
     def const(x):
         return x
+    _MPY = False
 
 _RESERVE_BLOCKS = const(6)      # kept free for littlefs copy-on-write and the seal
 _LOW_BLOCKS = const(10)         # below this during a run: free space, then decimate
@@ -40,9 +42,10 @@ def read_journal(path):
     if the journal was cut while being created."""
     with open(path, "rb") as f:
         data = f.read()
-    if len(data) < 4:
+    if len(data) < fmt.JOURNAL_HEAD:
         return None, b""
-    return struct.unpack_from("<I", data, 0)[0], data[4:]
+    base, n = struct.unpack_from("<IH", data, 0)
+    return base, data[fmt.JOURNAL_HEAD:fmt.JOURNAL_HEAD + n]
 
 
 def copy_file(src, dst, n=-1):
@@ -85,6 +88,7 @@ class RunLog:
         self._jbuf = bytearray(fmt.JOURNAL_RECORDS)
         self._jmv = memoryview(self._jbuf)
         self._jn = 0
+        self._jhead = bytearray(fmt.JOURNAL_HEAD)
         self._j = None
         self._reset_chain()
 
@@ -270,22 +274,33 @@ class RunLog:
     # one. The journal has a directory of its own, so a commit's cost does not
     # grow with the number of runs kept. Every ~25 samples the journal is
     # appended to the run file in one sync and emptied; a cut in between leaves
-    # the records in both places. The journal starts with the run file's size
-    # when it was begun, so the boot scan knows whether the move happened.
+    # the records in both places. The journal's head holds the run file's size
+    # when it was begun (so the boot scan knows whether the move happened) and
+    # the length of its records. The file is opened once per run and rewritten
+    # in place: a littlefs sync commits head and records together, and no
+    # open() (a ~1 KB allocation) falls in the middle of a run.
     def _open_journal(self, base):
         self._jpath = self.jdir + "/" + fmt.run_file(self.run_id)[:-4] + ".jnl"
-        self._j = j = open(self._jpath, "wb")
-        j.write(struct.pack("<I", base))
+        self._j = open(self._jpath, "w+b")
+        self._set_head(base, 0)
+
+    def _set_head(self, base, n):
+        j = self._j
+        struct.pack_into("<IH", self._jhead, 0, base, n)
+        j.seek(0)
+        j.write(self._jhead)
         j.flush()
-        self._jn = 0
+        self._jn = n
 
     def _move(self):
         if self._jn:
             f = self.f
-            f.write(self._jmv[:self._jn])
+            if _MPY:
+                f.write(self._jbuf, self._jn)   # MicroPython's write(buf, n): no slice object
+            else:
+                f.write(self._jmv[:self._jn])
             f.flush()
-            self._j.close()
-            self._open_journal(self.bytes)   # emptied, with the new base, in one commit
+            self._set_head(self.bytes, 0)   # emptied, with the new base, in one commit
             self.syncs += 2
 
     def _write(self, data, count=True, hashed=True):
@@ -293,10 +308,15 @@ class RunLog:
         if self._jn + n > fmt.JOURNAL_RECORDS:
             self._move()
         j = self._j
+        jn = self._jn
+        j.seek(fmt.JOURNAL_HEAD + jn)
         j.write(data)
-        j.flush()                   # littlefs sync: committed or not at all
-        self._jbuf[self._jn:self._jn + n] = data
-        self._jn += n
+        struct.pack_into("<IH", self._jhead, 0, self.bytes - jn, jn + n)
+        j.seek(0)
+        j.write(self._jhead)
+        j.flush()                   # littlefs sync: records and head committed or not at all
+        self._jbuf[jn:jn + n] = data
+        self._jn = jn + n
         self.syncs += 1
         self.bytes += n
         if count:
