@@ -10,6 +10,9 @@ MPREMOTE    := $(VENV)/bin/mpremote
 # The reference board's heap: every unix-port run uses it.
 MPFLAGS     := -X heapsize=128wK
 STAMP       := $(VENV)/.crf-installed
+# The unix port loads the firmware's bytecode as the board does (build/mpy),
+# then anything not compiled from the sources.
+MPYPATH     := build/mpy:firmware:.frozen
 PORT        ?= /dev/ttyACM0
 
 FW_SRC  := $(shell find firmware -name '*.py' -not -path '*/__pycache__/*')
@@ -43,13 +46,13 @@ $(STAMP): pyproject.toml
 test: install
 	$(PY) -m pytest tests hil_tests -q
 
-test-mpy: install
-	$(MICROPYTHON) $(MPFLAGS) tests/mpy/runner.py tests/mpy
+test-mpy: install mpy
+	MICROPYPATH=$(MPYPATH) $(MICROPYTHON) $(MPFLAGS) tests/mpy/runner.py tests/mpy
 
 # The firmware's run log on the virtual freezer's littlefs, power cut at 1000
 # random points; the last line must read "... lost=0 corrupt=0".
-powercut: install
-	MICROPYPATH=firmware:.frozen $(MICROPYTHON) $(MPFLAGS) firmware/crf_sim/powercut.py \
+powercut: install mpy
+	MICROPYPATH=$(MPYPATH) $(MICROPYTHON) $(MPFLAGS) firmware/crf_sim/powercut.py \
 	    --cuts 1000 $(if $(SEED),--seed $(SEED))
 
 demo: install

@@ -18,9 +18,10 @@ def micropython():
 
 
 def run_runner(*args, timeout=300):
+    from crf_host.paths import micropython_env
     return subprocess.run(
         [micropython(), "-X", "heapsize=128wK", str(RUNNER), *args],
-        cwd=REPO, capture_output=True, text=True, timeout=timeout)
+        cwd=REPO, env=micropython_env(), capture_output=True, text=True, timeout=timeout)
 
 
 def test_micropython_suite_passes():

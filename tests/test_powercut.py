@@ -2,8 +2,9 @@
 round: 100 cuts on the MicroPython unix port with the board's heap size.
 `make powercut` runs the full 1000."""
 
-import os
 import subprocess
+
+from crf_host.paths import micropython_env
 
 from test_mpy_suite import REPO, micropython
 
@@ -11,8 +12,7 @@ SCRIPT = REPO / "firmware" / "crf_sim" / "powercut.py"
 
 
 def test_powercut_loses_and_corrupts_nothing():
-    env = dict(os.environ)
-    env["MICROPYPATH"] = "%s:.frozen" % (REPO / "firmware")
+    env = micropython_env()
     res = subprocess.run(
         [micropython(), "-X", "heapsize=128wK", str(SCRIPT), "--cuts", "100"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)

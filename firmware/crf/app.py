@@ -6,12 +6,15 @@
 from crf import config
 from crf.control.controller import Controller, MODE_OFF
 from crf.control.valve import ValveDriver
-from crf.profile import validate
+from crf import lazy
 from crf.profile.engine import Engine, RUNNING, HELD, END, STOPPED
 from crf.link.server import Server
 from crf.record import format as recfmt
 from crf.record.runlog import RunLog, LogError
 
+# The validator is loaded to check a profile, then dropped (crf.lazy).
+_VALIDATE = "crf.profile.validate"
+_ACCEPTANCE = "crf.profile.acceptance"    # imported by the validator
 FW_VERSION = "0.1.0"
 MODEL = "CRF-1"
 
@@ -86,12 +89,20 @@ class App:
         board.start_sample()
 
     # -- operator actions (link and panel) ---------------------------------
-    def load_profile_text(self, name):
+    def load_profile_text(self, name, start_c=None):
+        """(profile, its text, estimated duration from start_c or None);
+        ProfileError (a ValueError with .problems) if it must not run."""
         with open(self.profiles_dir + "/" + name + ".json") as f:
             text = f.read()
-        prof = validate.loads(text)
-        validate.validate(prof)
-        return prof, text
+        v = lazy.load(_VALIDATE)
+        try:
+            prof = v.loads(text)
+            v.validate(prof)
+            planned = None if start_c is None else v.estimate_duration_s(prof, start_c)
+        finally:
+            v = None
+            lazy.drop(_VALIDATE, _ACCEPTANCE)
+        return prof, text, planned
 
     def load_profile(self, name):
         return self.load_profile_text(name)[0]
@@ -104,14 +115,13 @@ class App:
             raise ValueError("chamber probe has no reading")
         if self.log is None:
             raise StorageError(self.log_problem or "run log unavailable")
-        prof, text = self.load_profile_text(name)
+        prof, text, planned = self.load_profile_text(name, self.chamber_c)
         rtc = self.clock.rtc_s()
         log = self.log
         if log.f is not None:
             # A run cut off by a restart and not resumed: close its record.
             log.seal(self._interrupted_t(), rtc, recfmt.SEAL_INTERRUPTED)
         header = self._header(name, text, batch, product, operator, rtc)
-        planned = validate.estimate_duration_s(prof, self.chamber_c)
         try:
             log.open_run(header, planned, self.cfg["log_interval_ms"])
         except (LogError, OSError) as ex:

@@ -26,7 +26,7 @@ import sys
 _HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
 _FIRMWARE = _HERE.rsplit("/", 1)[0] if "/" in _HERE else ".."
 if _FIRMWARE not in sys.path:
-    sys.path.insert(0, _FIRMWARE)
+    sys.path.append(_FIRMWARE)      # after MICROPYPATH: build/mpy when the host set it
 
 from crf_sim import powercut_run
 

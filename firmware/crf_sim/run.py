@@ -8,14 +8,14 @@ import os
 _HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
 _FIRMWARE = _HERE.rsplit("/", 1)[0] if "/" in _HERE else ".."
 if _FIRMWARE not in sys.path:
-    sys.path.insert(0, _FIRMWARE)
+    sys.path.append(_FIRMWARE)      # after MICROPYPATH: build/mpy when the host set it
 
 import array
 import gc
 # The firmware's largest modules first, with a collection after each: the
 # compiler's garbage is freed before the next module's code is placed, so the
 # heap stays in large pieces (128 KiW heap; see docs/architecture.md).
-for _m in ("crf.record.runlog", "crf.profile.validate", "crf.link.server", "crf.app"):
+for _m in ("crf.record.runlog", "crf.link.server", "crf.app"):
     __import__(_m)
     gc.collect()
 import json

@@ -7,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from crf_host.paths import FIRMWARE, REPO, micropython
+from crf_host.paths import FIRMWARE, REPO, micropython, micropython_env
 
 # Trace columns, in the order the firmware's virtual freezer writes them.
 TRACE_COLUMNS = (
@@ -87,9 +87,7 @@ def run_virtual(plant, profile_name, out_dir, seed=None, heap="128wK",
         cmd += ["--seed", str(seed)]
     if config is not None:
         cmd += ["--config", str(Path(config).resolve())]
-    env = dict(os.environ)
-    # The firmware package lives in firmware/; the unix port needs it on its path.
-    env["MICROPYPATH"] = "%s:.frozen" % FIRMWARE
+    env = micropython_env()
     t0 = time.monotonic()
     try:
         proc = subprocess.run(cmd, cwd=str(REPO), env=env, stdin=subprocess.DEVNULL,

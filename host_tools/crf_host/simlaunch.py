@@ -85,7 +85,7 @@ class VirtualFreezer:
         self.port = os.ttyname(self._slave)
         self._wake_r, self._wake_w = os.pipe()
         self.proc = subprocess.Popen(
-            self.argv(), cwd=str(paths.REPO), stdin=subprocess.PIPE,
+            self.argv(), cwd=str(paths.REPO), env=paths.micropython_env(), stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=self._log_file, bufsize=0,
             # Own session: a Ctrl-C at the terminal reaches the launcher,
             # which then stops the process in order.

@@ -1,5 +1,5 @@
 # Cost of the link server per loop pass on the MicroPython unix port:
-#   sleep 60 | MICROPYPATH=firmware micropython -X heapsize=128wK tests/mpy/bench_link_mpy.py
+#   make mpy; sleep 60 | MICROPYPATH=build/mpy:firmware micropython -X heapsize=128wK tests/mpy/bench_link_mpy.py
 # (stdin an idle pipe: the "stdin poll" figure polls it as the virtual board does)
 # Prints the median time of server.service() when idle (nothing on the line)
 # and when it answers one log_fetch of 2040 bytes of the open run's record
@@ -8,7 +8,7 @@ import gc
 import os
 import time
 
-for _m in ("crf.record.runlog", "crf.profile.validate", "crf.link.server", "crf.app"):
+for _m in ("crf.record.runlog", "crf.link.server", "crf.app"):
     __import__(_m)
     gc.collect()
 

@@ -20,9 +20,12 @@ def _dir_of(path):
 
 def run_file(test_dir, fname, result):
     """In the child interpreter: one test file; writes "passed failed" to result."""
-    # Firmware first so tests import exactly what the device runs.
+    # Firmware first so tests import exactly what the device runs: its
+    # bytecode when MICROPYPATH names build/mpy (make test-mpy, pytest),
+    # else the sources.
     sys.path.insert(0, test_dir)
-    sys.path.insert(0, "firmware")
+    if not [p for p in sys.path if p.endswith("build/mpy")]:
+        sys.path.insert(0, "firmware")
     modname = fname[:-3]
     passed = failed = 0
     try:

@@ -19,7 +19,7 @@ import struct
 import hashlib
 import binascii
 
-for _m in ("crf.record.runlog", "crf.profile.validate", "crf.link.server", "crf.app"):
+for _m in ("crf.record.runlog", "crf.link.server", "crf.app"):
     __import__(_m)          # largest first, collected in between: a tidy heap
     gc.collect()
 
@@ -30,10 +30,6 @@ from crf_sim.board_virtual import VirtualBoard
 from crf_sim.plant import Plant, load_plant
 from crf_sim.sensor import XorShift32
 from crf_sim.flashdev import FileBlockDevice
-from crf.profile import validate
-
-with open("firmware/profiles/hpc_bag.json") as _f:
-    validate.validate(validate.loads(_f.read()))     # load what validation imports, now
 gc.collect()
 
 FUZZ_FRAMES = 10000
@@ -276,8 +272,15 @@ class Host:
         return self.ask(rid + 1, "auth_login", {"user": "fuzz", "mac": mac})[0]
 
 
+def _resident():
+    # Checking code dropped after use must not stay in the heap.
+    return [m for m in ("crf.profile.validate", "crf.profile.acceptance", "crf.record.reader")
+            if m in sys.modules]
+
+
 def _fuzz_run():
     app, board = _app()
+    resident_at_start = _resident()
     host = Host(app, board)
     rng = Rng(0x5EED1E55)
     rid = 40000
@@ -308,7 +311,7 @@ def _fuzz_run():
          "ticks": app.ticks, "faults": s.faults, "last_fault": s.last_fault, "dropped": s.dropped,
          "decoded": s._dec.received, "answered": host.replies, "unsolicited": host.unsolicited,
          "out_errors": sum(host.dec.errors), "garbage": sum(s._dec.errors),
-         "log_failed": app.log.failed}
+         "log_failed": app.log.failed, "resident": resident_at_start + _resident()}
     app = board = host = s = None
     _done()
     return r
@@ -324,6 +327,7 @@ def test_fuzz_10000_frames_during_a_run():
     assert r["answered"] > FUZZ_FRAMES // 3 and r["garbage"] > FUZZ_FRAMES // 10, r
     assert r["unsolicited"] > 0                 # subscribe took effect at some point
     assert r["state"] == "running" and r["log_failed"] is None
+    assert r["resident"] == [], "loaded and not dropped: %s" % r["resident"]
     # The same run without the traffic: the same trajectory, bit for bit.
     app, board = _app()
     host = Host(app, board)

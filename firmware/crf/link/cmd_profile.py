@@ -7,8 +7,8 @@ import hashlib
 import binascii
 from crf.link import frame as F
 from crf.link.args import Refused, bad, get_int, profile_name
-from crf.profile import validate
-from crf.record.reader import read_at
+from crf import lazy
+from crf.record.fileio import read_at
 
 try:
     from micropython import const
@@ -16,6 +16,9 @@ except ImportError:
     def const(x):
         return x
 
+# The validator is loaded to check an upload, then dropped (crf.lazy).
+_VALIDATE = "crf.profile.validate"
+_ACCEPTANCE = "crf.profile.acceptance"    # imported by the validator
 UPLOAD_MAX = const(8192)    # largest profile text
 _LIST_MAX = const(1800)     # the list reply stops here and says "more"
 
@@ -134,6 +137,7 @@ def c_profile_put(s, p):
     s.upload = None
     up[2].close()
     part = up[5]
+    validate = lazy.load(_VALIDATE)
     try:
         with open(part) as f:
             try:
@@ -152,6 +156,9 @@ def c_profile_put(s, p):
         except OSError:
             pass
         raise
+    finally:
+        validate = None
+        lazy.drop(_VALIDATE, _ACCEPTANCE)
     sha = binascii.hexlify(up[6].digest()).decode()
     s.record(s.user, "engineer", "profile_put", {"name": name, "sha256": sha, "old_sha256": old},
              "profile_change", "%s stored, sha256 %s (was %s)" % (name, sha[:16], old and old[:16]))
@@ -172,4 +179,9 @@ def c_profile_delete(s, a):
 
 
 def c_profile_validate(s, p):
-    return {"warnings": validate.validate(validate.loads(bytes(p).decode()))}
+    v = lazy.load(_VALIDATE)
+    try:
+        return {"warnings": v.validate(v.loads(bytes(p).decode()))}
+    finally:
+        v = None
+        lazy.drop(_VALIDATE, _ACCEPTANCE)

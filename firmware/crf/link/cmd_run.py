@@ -25,7 +25,6 @@ def _log(s):
 
 def c_run_start(s, a):
     from crf.app import StorageError
-    from crf.profile.validate import ProfileError
     app = s.app
     name = profile_name(a.get("profile"))
     batch = get_text(a, "batch")
@@ -37,10 +36,10 @@ def c_run_start(s, a):
         run = app.start_run(name, batch, product, who)
     except StorageError as ex:
         raise Refused(F.ERR_STORAGE, str(ex))
-    except ProfileError:
-        raise                               # bad_args, one problem a line
-    except ValueError as ex:                # e.g. no chamber reading yet
-        raise Refused(F.ERR_BUSY, str(ex))
+    except ValueError as ex:
+        if hasattr(ex, "problems"):         # ProfileError: bad_args, one problem a line
+            raise
+        raise Refused(F.ERR_BUSY, str(ex))  # e.g. no chamber reading yet
     except OSError:
         raise Refused(F.ERR_NOT_FOUND, "no profile %s" % name)
     s.audit.add(who, "operator", "run_start", {"run": run, "profile": name, "batch": batch,

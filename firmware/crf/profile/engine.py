@@ -2,7 +2,7 @@
 # setpoints the controller follows. It never touches outputs; time comes in
 # as integer milliseconds from the board's clock.
 from crf.control.controller import MODE_OFF, MODE_CHAMBER, MODE_SAMPLE
-from crf.profile.validate import PROBE_DEFAULT, COMP_DETECT_RISE_C, COMP_MAX_S
+from crf.profile.rules import PROBE_DEFAULT, COMP_DETECT_RISE_C, COMP_MAX_S
 
 IDLE = "idle"
 RUNNING = "running"

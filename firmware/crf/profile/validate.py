@@ -3,6 +3,7 @@
 # collected so the operator (or the host) can fix them in one pass.
 # The format is described in docs/profiles.md.
 import json
+from crf.profile.rules import PROBE_DEFAULT, COMP_DETECT_RISE_C, COMP_MAX_S  # noqa: F401 (re-exported)
 
 try:
     from micropython import const
@@ -32,11 +33,9 @@ DEFAULT_LIMITS = {
 
 KINDS = ("hold", "ramp", "wait", "jump", "end")
 PROBES = ("chamber", "sample")
-PROBE_DEFAULT = {"hold": "chamber", "ramp": "chamber", "wait": "sample"}
 
-# Heat-of-fusion compensation defaults and ranges (format constants).
-COMP_DETECT_RISE_C = 0.3
-COMP_MAX_S = 600
+# Heat-of-fusion compensation ranges (format constants); the defaults the
+# engine applies (and PROBE_DEFAULT) are in rules.py.
 _COMP_RISE_MIN = 0.1
 _COMP_RISE_MAX = 3
 _COMP_CHAMBER_MIN = -100

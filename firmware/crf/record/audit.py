@@ -5,7 +5,7 @@
 # the failure is counted and its reason kept in `problem`.
 import json
 import os
-from crf.record.reader import read_at
+from crf.record.fileio import read_at
 
 try:
     from micropython import const

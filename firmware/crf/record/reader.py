@@ -4,6 +4,7 @@
 import hashlib
 import struct
 from crf.record import format as fmt
+from crf.record.fileio import read_at
 
 # problem kinds
 FOREIGN = "foreign"          # not a run record at all
@@ -40,20 +41,6 @@ class Scan:
 
     def problem(self, offset, index, kind, text):
         self.problems.append((offset, index, kind, text))
-
-
-def read_at(f, buf, off, n):
-    """Read n bytes at offset off of file f into buf (bytearray or
-    memoryview); the count read, short only at the end of the file."""
-    mv = buf if isinstance(buf, memoryview) else memoryview(buf)
-    f.seek(off)
-    got = 0
-    while got < n:
-        k = f.readinto(mv[got:n])
-        if not k:
-            break
-        got += k
-    return got
 
 
 def _valid_at(mv, p, avail):

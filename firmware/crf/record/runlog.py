@@ -7,7 +7,8 @@ import json
 import hashlib
 import struct
 from crf.record import format as fmt
-from crf.record import reader
+from crf.record.fileio import exists, read_at, copy_file  # noqa: F401 (copy_file: re-exported)
+from crf import lazy
 
 try:
     from micropython import const
@@ -17,6 +18,7 @@ except ImportError:
         return x
     _MPY = False
 
+_READER = "crf.record.reader"   # loaded for the boot scan, then dropped
 _RESERVE_BLOCKS = const(6)      # kept free for littlefs copy-on-write and the seal
 _LOW_BLOCKS = const(10)         # below this during a run: free space, then decimate
 _EVENT_ALLOWANCE = const(6144)  # bytes budgeted for a run's events
@@ -29,14 +31,6 @@ class LogError(Exception):
     pass
 
 
-def exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
 def read_journal(path):
     """(run-file size when the journal began, the records in it); base None
     if the journal was cut while being created."""
@@ -46,21 +40,6 @@ def read_journal(path):
         return None, b""
     base, n = struct.unpack_from("<IH", data, 0)
     return base, data[fmt.JOURNAL_HEAD:fmt.JOURNAL_HEAD + n]
-
-
-def copy_file(src, dst, n=-1):
-    """Copy the first n bytes of file src (all if n < 0) to a new file dst,
-    512 bytes at a time."""
-    mv = memoryview(bytearray(512))
-    with open(src, "rb") as f:
-        with open(dst, "wb") as out:
-            while n:
-                k = f.readinto(mv if n < 0 or n >= 512 else mv[:n])
-                if not k:
-                    break
-                out.write(mv[:k])
-                if n > 0:
-                    n -= k
 
 
 def _size(path):
@@ -166,7 +145,7 @@ class RunLog:
         if offset < fsize:
             k = n if n < fsize - offset else fsize - offset
             with open(path, "rb") as f:
-                got = reader.read_at(f, mv, offset, k)
+                got = read_at(f, mv, offset, k)
             if got < k:
                 raise LogError("run %d: file shorter than expected" % run_id)
         if got < n:                            # the open run's journal records
@@ -431,6 +410,13 @@ class RunLog:
     def recover(self, now_rtc_s):
         """Scan the log area; reopen a run left unsealed by a restart and
         return the facts about it (also kept in self.interrupted), or None."""
+        try:
+            return self._recover(now_rtc_s)
+        finally:
+            lazy.drop(_READER)          # the scanner is needed at boot only
+
+    def _recover(self, now_rtc_s):
+        reader = lazy.load(_READER)
         newest = None
         for name in os.listdir(self.jdir):
             self._merge_journal(name)
@@ -484,6 +470,7 @@ class RunLog:
         os.remove(jpath)
 
     def _reopen(self, run_id, now_rtc_s):
+        reader = lazy.load(_READER)
         name = fmt.run_file(run_id)
         path = self.dir + "/" + name
         facts = {"run": run_id, "file": name, "step": -1, "step_since_ms": 0, "state": None,
