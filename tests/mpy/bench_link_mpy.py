@@ -18,7 +18,7 @@ from crf_sim.board_virtual import VirtualBoard
 from crf_sim.plant import Plant, load_plant
 from crf_sim.flashdev import FileBlockDevice
 
-_IMG = "/tmp/crf-bench-link.img"
+_IMG = "/tmp/crf-bench-link-%s.img" % "".join("%02x" % b for b in os.urandom(4))
 
 
 class Board(VirtualBoard):

@@ -55,10 +55,12 @@ def run_file(test_dir, fname, result):
 def run(test_dir):
     passed = failed = 0
     me = sys.argv[0]
+    # Unique per run: suites running side by side must not share files.
+    tag = "".join("%02x" % b for b in os.urandom(4))
     for fname in sorted(os.listdir(test_dir)):
         if not (fname.startswith("test_") and fname.endswith(".py")):
             continue
-        result = "/tmp/crf-mpy-runner-%s.res" % fname[:-3]
+        result = "/tmp/crf-mpy-runner-%s-%s.res" % (tag, fname[:-3])
         try:
             os.remove(result)
         except OSError:

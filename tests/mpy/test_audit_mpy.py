@@ -9,6 +9,7 @@ import sys
 from crf.record.audit import Audit
 
 _n = [0]
+_TAG = "".join("%02x" % b for b in os.urandom(4))   # unique per process: parallel suites
 
 
 class Clock:
@@ -21,7 +22,7 @@ class Clock:
 def _root():
     _n[0] += 1
     if sys.implementation.name == "micropython":
-        root = "/tmp/crf-audit-test-%d" % _n[0]
+        root = "/tmp/crf-audit-test-%s-%d" % (_TAG, _n[0])
         try:
             os.mkdir(root)
         except OSError:

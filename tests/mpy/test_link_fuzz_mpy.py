@@ -34,7 +34,8 @@ gc.collect()
 
 FUZZ_FRAMES = 10000
 PIN = "2468"
-_IMG = "/tmp/crf-test-link-fuzz.img"
+# Unique per process: suites running side by side must not share an image.
+_IMG = "/tmp/crf-test-link-fuzz-%s.img" % binascii.hexlify(os.urandom(4)).decode()
 _OUT_RING = 2 * F.MAX_WIRE + 600    # the least the link output may hold (the Pico's: 6 KB)
 _DRAIN = 1200               # bytes the host takes per pass: slower than the device could send
 _IN_MAX = 1024              # bytes queued towards the device before we wait
@@ -326,7 +327,7 @@ def test_fuzz_10000_frames_during_a_run():
     assert r["answered"] + r["dropped"] == r["decoded"], r
     assert r["answered"] > FUZZ_FRAMES // 3 and r["garbage"] > FUZZ_FRAMES // 10, r
     assert r["unsolicited"] > 0                 # subscribe took effect at some point
-    assert r["state"] == "running" and r["log_failed"] is None
+    assert r["state"] == "running" and r["log_failed"] is None, (r["state"], r["log_failed"])
     assert r["resident"] == [], "loaded and not dropped: %s" % r["resident"]
     # The same run without the traffic: the same trajectory, bit for bit.
     app, board = _app()

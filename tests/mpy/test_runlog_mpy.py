@@ -10,6 +10,7 @@ from crf.record.runlog import RunLog, LogError
 _MPY = sys.implementation.name == "micropython"
 _BLOCK = 4096
 _n = [0]
+_TAG = "".join("%02x" % b for b in os.urandom(4))   # unique per process: parallel suites
 PROFILE = '{"format": 1, "name": "hpc_bag", "steps": [' + ", ".join(
     ['{"kind": "ramp", "rate_c_per_min": -1.0, "to_c": -%d}' % i for i in range(12)]) + "]}"
 
@@ -31,7 +32,7 @@ def _root(blocks=64):
     if _MPY:
         import vfs
         from crf_sim.flashdev import FileBlockDevice
-        img = "/tmp/crf-test-runlog-%d.img" % _n[0]
+        img = "/tmp/crf-test-runlog-%s-%d.img" % (_TAG, _n[0])
         try:
             os.remove(img)
         except OSError:
