@@ -116,6 +116,10 @@ class FakeMAX31865:
                 self.regs[2] &= 0xFE
             if b & 0x20:
                 self._oneshot = True
+            if b & 0x8C == 0x88 and self.ohms is None:
+                # automatic fault-detection cycle with the probe open:
+                # FORCE- open reads REFIN- and RTDIN- below 0.85 VBIAS
+                self.regs[7] |= 0x10 | 0x08
             self.regs[0] = b & ~0x22 & ~0x0C  # D5, D1 self-clear; fault cycle done at once
         elif 3 <= reg <= 6:
             self.regs[reg] = b
@@ -173,6 +177,8 @@ class FakeSPI:
         self.args = args
         self.kw = kw
         self.chips = []
+        self.stuck = None  # 0x00 / 0xFF: MISO stuck (chip missing, unpowered)
+        self.error = False  # raise OSError on every transfer
 
     def _chip(self):
         sel = [c for c in self.chips if c.cs.v == 0]
@@ -180,7 +186,12 @@ class FakeSPI:
         return sel[0] if sel else None
 
     def _x(self, b):
+        if self.error:
+            raise OSError(5, "EIO")
         c = self._chip()
+        if self.stuck is not None and c is not None:
+            c.xfer(b)
+            return self.stuck
         if c is None:
             return 0xFF
         if c._addr is not None and not c._addr & 0x80 and (c._addr & 0x7F) in (1, 2):

@@ -4,6 +4,7 @@
 # (crf.link.server, once per pass). Nothing here blocks; the only wait is the
 # sleep to the next pass.
 from crf import config
+from crf.calib import Calibration
 from crf.control.controller import Controller, MODE_OFF
 from crf.control.valve import ValveDriver
 from crf.profile import validate
@@ -54,6 +55,7 @@ class App:
         self.cfg = cfg if cfg is not None else config.load(self.config_path)
         self.engine = Engine()
         self.ctl = Controller(self.cfg)
+        self.cal = Calibration(self.cfg)
         self.valve = ValveDriver(self.cfg["valve_period_ms"], self.cfg["valve_min_on_ms"],
                                  self.cfg["valve_min_off_ms"])
         self.chamber_c = None
@@ -141,7 +143,8 @@ class App:
                 "board": b.name, "profile_name": name, "profile_text": text,
                 "profile_sha256": binascii.hexlify(hashlib.sha256(text.encode()).digest()).decode(),
                 "batch": batch, "product": product, "operator": operator,
-                "calibration": b.calibration() if hasattr(b, "calibration") else None,
+                "calibration": self.cal.describe(b.calibration(), self.cfg)
+                if hasattr(b, "calibration") else None,
                 "config": self.cfg, "start_rtc_s": rtc}
 
     def stop(self, who="operator"):
@@ -185,6 +188,7 @@ class App:
             raise ValueError("a run is in progress")
         self.cfg = cfg
         self.ctl = Controller(cfg)
+        self.cal = Calibration(cfg)
         self.valve = ValveDriver(cfg["valve_period_ms"], cfg["valve_min_on_ms"],
                                  cfg["valve_min_off_ms"])
 
@@ -257,6 +261,12 @@ class App:
         s = b.read_sample()
         b.start_chamber()
         b.start_sample()
+        if c is not None:           # two-point calibration (crf/calib.py)
+            g, o = self.cal.chamber
+            c = g * c + o
+        if s is not None:
+            g, o = self.cal.sample
+            s = g * s + o
         # Each control period uses (and records) the mean of its conversions:
         # averaging ~10 one-shot readings cuts noise and quantization by ~3x.
         # None without a fault only means the conversion is not ready yet.
