@@ -379,3 +379,64 @@ def test_write_readinto_fake_semantics():
     drv.spi.write_readinto(b"\x03\x00\x00", rbuf)
     chip.cs(1)
     assert ((rbuf[1] << 8) | rbuf[2]) >> 1 == drv.read_thresholds()[1]
+
+
+# -- read(): one transfer that also checks the chip's configuration ----------
+
+def test_read_returns_temperature_and_checks_config():
+    drv, chip = make()
+    chip.set_temperature(-196.0)
+    drv.bias_on()
+    drv.start_one_shot()
+    assert drv.read() == pytest.approx(-196.0, abs=0.02)
+    assert drv.fault == 0
+
+
+def test_pt1000_thresholds_and_reading():
+    cs = FakePin("cs", FakePin.OUT, value=1)
+    spi = FakeSPI()
+    chip = FakeMAX31865(cs, rref=4300.0)
+    spi.chips.append(chip)
+    drv = m.MAX31865(spi, cs, rref=4300.0, r0=1000.0, wires=4, filter_hz=60)
+    low, high = chip.threshold_codes()
+    assert low < drv.code_for(pt100.resistance(-200.0, 1000.0))  # LN2 never trips it
+    assert pt100.temperature(high * 4300.0 / 32768, 1000.0) == pytest.approx(60.0, abs=0.1)
+    for t in (-196.0, -100.0, 0.0, 37.0):
+        chip.ohms = pt100.resistance(t, 1000.0)
+        drv.bias_on()
+        drv.start_one_shot()
+        assert drv.read() == pytest.approx(t, abs=0.05), t
+    assert chip.config & 0x11 == 0  # 4-wire, 60 Hz
+
+
+@pytest.mark.parametrize("ohms, bit", [(None, m.FAULT_HIGH), (2.0, m.FAULT_LOW)])
+def test_read_fault_gives_none_and_clears(ohms, bit):
+    drv, chip = make()
+    chip.ohms = ohms
+    drv.bias_on()
+    drv.start_one_shot()
+    assert drv.read() is None and drv.fault & bit
+    assert chip.fault == 0
+
+
+def test_read_detects_stuck_bus_and_reset_chip():
+    drv, chip = make()
+    drv.bias_on()
+    drv.start_one_shot()
+    drv.spi.stuck = 0xFF
+    assert drv.read() is None and drv.fault == m.FAULT_BUS_ONES
+    drv.spi.stuck = 0x00
+    assert drv.read() is None and drv.fault == m.FAULT_BUS_ZEROS
+    drv.spi.stuck = None
+    chip.regs[5] = chip.regs[6] = 0  # low threshold lost (power-on 0000h)
+    assert drv.read() is None and drv.fault == m.FAULT_CONFIG
+    assert chip.threshold_codes()[0] == 1400  # written again
+
+
+def test_filter_and_conversion_time_cover_the_datasheet():
+    # sensors.md: 21 ms max conversion plus bias settling; one-shots commonly
+    # allowed 65-70 ms with the 50 Hz filter
+    d50, _ = make(filter_hz=50)
+    d60, c60 = make(filter_hz=60)
+    assert d50.conversion_ms >= 65 and d60.conversion_ms >= 52
+    assert c60.config & 0x01 == 0
