@@ -90,8 +90,8 @@ hil: install
 	$(if $(filter command line,$(origin PORT)),CRF_PORT=$(PORT)) $(PY) -m pytest hil_tests -q $(HIL_ARGS)
 
 lint: install
-	$(PY) -m ruff check firmware host_tools tests hil_tests
-	$(PY) -m mypy
+	$(PY) -m ruff check firmware tests hil_tests
+	$(PY) -m crf_host.lint
 
 clean:
 	rm -rf build .pytest_cache .hypothesis *.egg-info host_tools/*.egg-info

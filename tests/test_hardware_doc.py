@@ -43,7 +43,7 @@ def test_one_pin_table_matching_the_board_module():
     assert documented == pins
     gpios = [gpio for gpio, _, _, _ in rows]
     assert len(gpios) == len(set(gpios)), "a GPIO listed twice"
-    for gpio, phys, const, _ in rows:
+    for gpio, phys, _const, _ in rows:
         assert PICO_PIN[gpio] == phys, "GP%d is Pico pin %d, not %d" % (gpio, PICO_PIN[gpio], phys)
 
 

@@ -26,9 +26,10 @@ except ImportError:  # CPython tests
 
 
 try:
-    import framebuf
+    from framebuf import MONO_VLSB, FrameBuffer
 except ImportError:  # CPython: drawing through buf only
-    framebuf = None
+    FrameBuffer = None  # type: ignore[assignment,misc]
+    MONO_VLSB = 0
 
 WIDTH = const(128)
 HEIGHT = const(64)
@@ -85,8 +86,7 @@ class SSD1306:
         self.width = WIDTH
         self.height = HEIGHT
         self.buf = bytearray(WIDTH * HEIGHT // 8)
-        self.fb = (framebuf.FrameBuffer(self.buf, WIDTH, HEIGHT, framebuf.MONO_VLSB)
-                   if framebuf is not None else None)
+        self.fb = FrameBuffer(self.buf, WIDTH, HEIGHT, MONO_VLSB) if FrameBuffer is not None else None
         self.errors = 0
         self._page = _PAGES  # next page to send; _PAGES = idle
         self._cmd2 = bytearray(2)  # control byte + one command
