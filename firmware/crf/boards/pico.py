@@ -63,9 +63,8 @@ import time
 
 import machine
 
-from ..drivers import max31856, max31865
+from ..drivers import max31865
 from ..drivers.ds3231 import DS3231
-from ..drivers.max31856 import MAX31856
 from ..drivers.max31865 import MAX31865
 from ..drivers.ssd1306 import SSD1306
 
@@ -226,7 +225,9 @@ class Board:
                                max31865.fault_name)
         cs = Pin(_PIN_CS_SAMPLE, Pin.OUT, value=1)
         if sample_sensor == "tc":
-            self._sample = _Probe(MAX31856(self.spi, cs, filter_hz), max31856.fault_name)
+            from ..drivers import max31856  # loaded only when fitted (~4.6 KB of heap)
+
+            self._sample = _Probe(max31856.MAX31856(self.spi, cs, filter_hz), max31856.fault_name)
         else:
             self._sample = _Probe(MAX31865(self.spi, cs, rref, r0, sample_wires, filter_hz),
                                   max31865.fault_name)
