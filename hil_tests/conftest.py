@@ -27,7 +27,7 @@ def pytest_collection_modifyitems(config, items):
         return
     skip = pytest.mark.skip(reason="bench check: real board only (make hil PORT=/dev/ttyACM0)")
     for item in items:
-        if "bench" in item.keywords:
+        if item.get_closest_marker("bench") is not None:
             item.add_marker(skip)
 
 @pytest.fixture
