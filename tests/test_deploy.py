@@ -96,3 +96,34 @@ def test_package_json_is_current_and_complete():
     for dest, src in have["urls"]:
         assert src == "firmware/" + dest and (REPO / src).is_file()
     assert have["version"] == deploy.fw_version()
+
+
+# -- the link steps, against the virtual freezer ---------------------------------
+
+def _vf(tmp_path):
+    from crf_host.simlaunch import VirtualFreezer
+    vf = VirtualFreezer(speed="200", flash=tmp_path / "flash.img", extra_args=("--pin", "1234"))
+    vf.start()
+    return vf
+
+
+def test_confirm_and_leave_firmware_over_the_link(tmp_path, monkeypatch):
+    import pytest
+    vf = _vf(tmp_path)
+    try:
+        info = deploy.confirm(vf.port, deploy.fw_version(), timeout_s=20)
+        assert info["fw"] == deploy.fw_version()
+        with pytest.raises(SystemExit, match="reports fw"):
+            deploy.confirm(vf.port, "9.9.9", timeout_s=5)
+        monkeypatch.delenv("CRF_PIN", raising=False)
+        with pytest.raises(SystemExit, match="CRF_PIN"):
+            deploy.leave_firmware(vf.port)
+        monkeypatch.setenv("CRF_PIN", "0000")
+        with pytest.raises(SystemExit, match="did not leave"):
+            deploy.leave_firmware(vf.port)
+        monkeypatch.setenv("CRF_PIN", "1234")
+        assert deploy.leave_firmware(vf.port) is True
+        assert vf.wait(10) == 76, vf.stderr_text()  # the firmware went to its REPL
+    finally:
+        vf.stop()
+        vf.close_log()

@@ -120,20 +120,27 @@ def stage():
 
 
 def leave_firmware(port):
-    from .link import Client
+    """True if the firmware was running and has handed over to the REPL;
+    False if nothing speaks the link protocol (board already at its REPL)."""
+    from .link import Client, LinkError
     pin = os.environ.get("CRF_PIN")
     try:
-        with Client(port, timeout_s=1.0, retries=1) as c:
+        client = Client(port, timeout_s=1.0, retries=1)
+    except LinkError as ex:
+        raise SystemExit(str(ex))
+    with client as c:
+        try:
             c.identify()
-            if not pin:
-                raise SystemExit("the firmware is running on %s: set CRF_PIN (engineer PIN) "
-                                 "so deploy can send it to the REPL" % port)
+        except Exception:  # noqa: BLE001  no answer: not running the firmware
+            return False
+        if not pin:
+            raise SystemExit("the firmware is running on %s: set CRF_PIN (engineer PIN) so "
+                             "deploy can send it to the REPL" % port)
+        try:
             c.login("deploy", pin)
             c.repl()
-    except SystemExit:
-        raise
-    except Exception:  # noqa: BLE001  no firmware answering: the board is at its REPL
-        return False
+        except Exception as ex:  # noqa: BLE001  wrong PIN, run in progress, ...
+            raise SystemExit("the firmware on %s did not leave for the REPL: %s" % (port, ex))
     time.sleep(1.0)
     return True
 

@@ -453,6 +453,10 @@ class Board:
         if v is not None and v != v:  # NaN is never a temperature
             p.fault = FAULT_BUS_ERROR
             v = None
+        if p.fault:
+            # start again from bias on + settling: a converter that reset has
+            # just had its bias switched on again by the driver
+            p.state = _IDLE
         return v
 
     def start_chamber(self):
