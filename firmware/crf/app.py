@@ -8,7 +8,7 @@ from crf.calib import Calibration
 from crf.control.controller import Controller, MODE_OFF
 from crf.control.valve import ValveDriver
 from crf.profile import validate
-from crf.profile.engine import Engine, RUNNING, HELD, END
+from crf.profile.engine import Engine, RUNNING, HELD, END, STOPPED  # noqa: F401
 from crf.link.server import Server
 from crf.record import format as recfmt
 from crf.record.runlog import RunLog, LogError
