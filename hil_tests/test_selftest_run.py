@@ -9,6 +9,8 @@ import json
 import os
 import time
 
+import pytest
+
 from crf_host import records
 from hil import wait_for
 
@@ -64,3 +66,34 @@ def test_short_self_test_run_is_recorded_and_verifies(engineer, target):
     if not real:
         assert time.monotonic() - t0 < 60
     c.delete_profile("hil_selftest")
+
+
+def test_probe_calibration_is_audited_and_shifts_the_reading(engineer):
+    """Two-point calibration through the audited configuration: the readings
+    entered for the ice point move what the controller reports by the same
+    amount at 0 C (here: the present chamber reading, near room temperature,
+    moves by about the offset), and nonsense is refused naming the key."""
+    import json as _json
+
+    from crf_host.link import DeviceError
+    c = engineer
+    cfg = c.config_get()["config"]
+    assert (cfg["chamber_cal_ice_c"], cfg["chamber_cal_ln2_c"]) == (0.0, -195.8)
+    before = wait_for("a chamber reading", lambda: c.status()["chamber_c"], 30)
+    reply = c.config_set({"chamber_cal_ice_c": 2.0})
+    try:
+        assert reply["changed"] == {"chamber_cal_ice_c": [0.0, 2.0]}
+        entry = [_json.loads(x) for x in c.audit().decode().splitlines()][-1]
+        assert entry["action"] == "config_set" and entry["changed"] == reply["changed"]
+        # a probe that read +2.0 at the ice point reads 2 C too warm near 0 C
+        # (the gain term adds ~1 % of the distance from 0 C)
+        real = os.environ.get("CRF_PORT")
+        time.sleep(1.0 if real else 0.3)
+        after = c.status()["chamber_c"]
+        assert -3.5 < after - before < -1.0, (before, after)
+        with pytest.raises(DeviceError) as e:
+            c.config_set({"chamber_cal_ln2_c": -120.0})
+        assert e.value.name == "bad_args" and "chamber_cal_ln2_c" in str(e.value)
+    finally:
+        c.config_set({"chamber_cal_ice_c": 0.0})
+    assert c.config_get()["config"] == cfg
