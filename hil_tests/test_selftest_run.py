@@ -12,6 +12,7 @@ import time
 import pytest
 
 from crf_host import records
+from crf_host.link import DeviceError
 from hil import wait_for
 
 VF_SPEED = "200"
@@ -73,9 +74,6 @@ def test_probe_calibration_is_audited_and_shifts_the_reading(engineer):
     entered for the ice point move what the controller reports by the same
     amount at 0 C (here: the present chamber reading, near room temperature,
     moves by about the offset), and nonsense is refused naming the key."""
-    import json as _json
-
-    from crf_host.link import DeviceError
     c = engineer
     cfg = c.config_get()["config"]
     assert (cfg["chamber_cal_ice_c"], cfg["chamber_cal_ln2_c"]) == (0.0, -195.8)
@@ -83,7 +81,7 @@ def test_probe_calibration_is_audited_and_shifts_the_reading(engineer):
     reply = c.config_set({"chamber_cal_ice_c": 2.0})
     try:
         assert reply["changed"] == {"chamber_cal_ice_c": [0.0, 2.0]}
-        entry = [_json.loads(x) for x in c.audit().decode().splitlines()][-1]
+        entry = [json.loads(x) for x in c.audit().decode().splitlines()][-1]
         assert entry["action"] == "config_set" and entry["changed"] == reply["changed"]
         # a probe that read +2.0 at the ice point reads 2 C too warm near 0 C
         # (the gain term adds ~1 % of the distance from 0 C)
