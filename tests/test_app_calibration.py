@@ -88,12 +88,22 @@ def test_readings_are_corrected(tmp_path, true_c):
     assert app_raw.chamber_c == pytest.approx(0.8 + 0.985 * true_c)
 
 
-def test_header_records_the_correction(tmp_path):
+def test_header_records_the_chain_and_the_readings_in_force(tmp_path):
     b = Board(tmp_path, -20.0)
     cfg = config.check({"chamber_cal_ice_c": 0.8, "chamber_cal_ln2_c": -192.0})
     app = App(b, cfg)
     app.pass_once()
-    hdr = app._header("p", "{}", "", "", "", None)["calibration"]
-    assert hdr["chamber"]["correction"]["ice_reading_c"] == 0.8
-    assert hdr["chamber"]["correction"]["ln2_reading_c"] == -192.0
-    assert hdr["sample"]["correction"] == "none"
+    h = app._header("p", "{}", "", "", "", None)
+    assert h["calibration"] == b.calibration()  # the board's chain, as before
+    assert (h["config"]["chamber_cal_ice_c"], h["config"]["chamber_cal_ln2_c"]) == (0.8, -192.0)
+    assert (h["config"]["sample_cal_ice_c"], h["config"]["sample_cal_ln2_c"]) == (0.0, -195.8)
+    assert app.cal_chamber == config.cal_coefficients(0.8, -192.0)
+    assert app.cal_sample == (1.0, 0.0)
+
+
+def test_new_configuration_takes_new_coefficients(tmp_path):
+    b = Board(tmp_path, -100.0)
+    app = App(b, config.check({}))
+    app.apply_config(config.check({"sample_cal_ice_c": -0.5}))
+    assert app.cal_sample == config.cal_coefficients(-0.5, -195.8)
+    assert app.cal_chamber == (1.0, 0.0)

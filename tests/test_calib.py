@@ -1,16 +1,18 @@
-"""Two-point probe calibration (ice point, LN2 boiling point)."""
+"""Two-point probe calibration (ice point, LN2 boiling point): the pure
+functions in crf.config and the configuration keys that hold the readings."""
 
 import pytest
 
-from crf import calib, config
+from crf import config
 from crf.drivers import pt100
 
 
 def test_identity_with_defaults():
     cfg = config.check({})
-    cal = calib.Calibration(cfg)
-    assert cal.chamber == (1.0, 0.0) and cal.sample == (1.0, 0.0)
-    assert calib.corrected(-123.4, 0.0, -195.8) == pytest.approx(-123.4)
+    for p in ("chamber", "sample"):
+        assert config.cal_coefficients(cfg[p + "_cal_ice_c"], cfg[p + "_cal_ln2_c"]) == (1.0, 0.0)
+    assert config.cal_corrected(-123.4, 0.0, -195.8) == pytest.approx(-123.4)
+    assert config.cal_corrected(None, 0.3, -195.0) is None
 
 
 def test_probe_with_offset_and_gain_error_reads_correctly_after_calibration():
@@ -18,13 +20,13 @@ def test_probe_with_offset_and_gain_error_reads_correctly_after_calibration():
     def probe(true_t):
         return 0.8 + 0.985 * true_t
 
-    ice, ln2 = probe(0.0), probe(-195.8)
-    cfg = config.check({"sample_cal_ice_c": round(ice, 2), "sample_cal_ln2_c": round(ln2, 2)})
-    g, o = calib.Calibration(cfg).sample
+    ice, ln2 = round(probe(0.0), 2), round(probe(-195.8), 2)
+    cfg = config.check({"sample_cal_ice_c": ice, "sample_cal_ln2_c": ln2})
+    g, o = config.cal_coefficients(cfg["sample_cal_ice_c"], cfg["sample_cal_ln2_c"])
     for t in (-195.8, -150.0, -80.0, -40.0, -4.0, 0.0, 20.0):
         assert abs(probe(t) - t) > 0.3  # uncorrected it is wrong
         assert g * probe(t) + o == pytest.approx(t, abs=0.01)
-        assert calib.corrected(probe(t), ice, ln2) == pytest.approx(t, abs=1e-9)
+        assert config.cal_corrected(probe(t), ice, ln2) == pytest.approx(t, abs=0.01)
 
 
 def test_rtd_chain_with_lead_resistance():
@@ -35,8 +37,12 @@ def test_rtd_chain_with_lead_resistance():
 
     ice, ln2 = reading(0.0), reading(-195.8)
     for t in (-195.8, -100.0, 0.0):
-        assert abs(calib.corrected(reading(t), ice, ln2) - t) < 0.1
+        assert abs(config.cal_corrected(reading(t), ice, ln2) - t) < 0.1
         assert abs(reading(t) - t) > 1.0
+
+
+def test_reference_points():
+    assert (config.ICE_C, config.LN2_C) == (0.0, -195.8)  # reference/physics.md: -195.79 C
 
 
 def test_limits_refuse_nonsense_naming_the_key():
@@ -46,15 +52,3 @@ def test_limits_refuse_nonsense_naming_the_key():
         config.check({"sample_cal_ln2_c": -150.0})
     with pytest.raises(config.ConfigError, match="sample_cal_ln2_c"):
         config.check({"sample_cal_ln2_c": "cold"})
-
-
-def test_header_describes_correction():
-    cfg = config.check({"chamber_cal_ice_c": 0.3, "chamber_cal_ln2_c": -195.0})
-    chain = {"chamber": {"converter": "MAX31865", "correction": "none"},
-             "sample": {"converter": "MAX31865", "correction": "none"}}
-    out = calib.Calibration(cfg).describe(chain, cfg)
-    c = out["chamber"]["correction"]
-    assert c["method"] == "two-point ice/LN2" and c["ice_reading_c"] == 0.3
-    assert c["ln2_reading_c"] == -195.0
-    assert out["sample"]["correction"] == "none"
-    assert calib.Calibration(cfg).describe(None, cfg) is None

@@ -109,6 +109,9 @@ FAULT_FLAG_ONLY = const(0x01)  # fault bit set but the status register read 0
 FAULT_BUS_ERROR = const(0x800)  # OSError from the bus
 
 _EPOCH_2000 = const(946684800)  # 2000-01-01 in Unix seconds
+# two-point correction applied by the application: the readings are the
+# header's config <probe>_cal_ice_c and <probe>_cal_ln2_c
+_CORRECTION = "ice/LN2 (config)"
 
 
 def _ready(p):
@@ -301,11 +304,11 @@ class Board:
     def calibration(self):
         """The measurement chain in force, for the run record."""
         rtd = {"converter": "MAX31865", "r0_ohm": self._r0, "rref_ohm": self._rref,
-               "correction": "none"}
+               "correction": _CORRECTION}
         ch = dict(rtd, wires=self._wires[0], fault_cycle=self.probe_check["chamber"])
         if self._sample_sensor == "tc":
             sa = {"converter": "MAX31856", "thermocouple": "T", "cold_junction": "internal",
-                  "correction": "none"}
+                  "correction": _CORRECTION}
         else:
             sa = dict(rtd, wires=self._wires[1], fault_cycle=self.probe_check["sample"])
         return {"chamber": ch, "sample": sa}
