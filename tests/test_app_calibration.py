@@ -98,7 +98,7 @@ def test_header_records_the_chain_and_the_readings_in_force(tmp_path):
     assert (h["config"]["chamber_cal_ice_c"], h["config"]["chamber_cal_ln2_c"]) == (0.8, -192.0)
     assert (h["config"]["sample_cal_ice_c"], h["config"]["sample_cal_ln2_c"]) == (0.0, -195.8)
     assert app.cal_chamber == config.cal_coefficients(0.8, -192.0)
-    assert app.cal_sample == (1.0, 0.0)
+    assert app.cal_sample is None  # identity: no arithmetic per reading
 
 
 def test_new_configuration_takes_new_coefficients(tmp_path):
@@ -106,4 +106,4 @@ def test_new_configuration_takes_new_coefficients(tmp_path):
     app = App(b, config.check({}))
     app.apply_config(config.check({"sample_cal_ice_c": -0.5}))
     assert app.cal_sample == config.cal_coefficients(-0.5, -195.8)
-    assert app.cal_chamber == (1.0, 0.0)
+    assert app.cal_chamber is None

@@ -191,7 +191,7 @@ def pack_header(text):
             # the edge of the 128 KiW heap (largest free block ~2.6 KB in the
             # link fuzz test vs a ~2.3 KB header record); built this way the
             # test's run start passed 16 of 16 tries, with encode() 8 of 16.
-            data = memoryview(text)
+            data = memoryview(text)  # type: ignore[arg-type]
         except TypeError:  # CPython
             data = text.encode()
     if len(data) > HEADER_MAX:
