@@ -11,6 +11,7 @@ import os
 import sys
 
 HEAP_ARGS = "-X heapsize=128wK"     # the reference board's heap
+_TOKEN = __import__("time").time_ns() % 1000000007
 
 
 def _dir_of(path):
@@ -55,7 +56,8 @@ def run(test_dir):
     for fname in sorted(os.listdir(test_dir)):
         if not (fname.startswith("test_") and fname.endswith(".py")):
             continue
-        result = "/tmp/crf-mpy-runner-%s.res" % fname[:-3]
+        # per run: checkouts on one machine may run the suite at once
+        result = "/tmp/crf-mpy-runner-%d-%s.res" % (_TOKEN, fname[:-3])
         try:
             os.remove(result)
         except OSError:

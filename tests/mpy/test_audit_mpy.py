@@ -9,6 +9,7 @@ import sys
 from crf.record.audit import Audit
 
 _n = [0]
+_RUN = __import__("time").time_ns() % 1000000007  # checkouts on one machine may run at once
 
 
 class Clock:
@@ -21,7 +22,7 @@ class Clock:
 def _root():
     _n[0] += 1
     if sys.implementation.name == "micropython":
-        root = "/tmp/crf-audit-test-%d" % _n[0]
+        root = "/tmp/crf-audit-test-%d-%d" % (_RUN, _n[0])  # unique per process
         try:
             os.mkdir(root)
         except OSError:

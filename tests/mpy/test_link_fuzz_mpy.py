@@ -38,7 +38,8 @@ gc.collect()
 
 FUZZ_FRAMES = 10000
 PIN = "2468"
-_IMG = "/tmp/crf-test-link-fuzz.img"
+# One image per process: checkouts on one machine may run the suite at once.
+_IMG = "/tmp/crf-test-link-fuzz-%d.img" % (__import__("time").time_ns() % 1000000007)
 _OUT_RING = 2 * F.MAX_WIRE + 600    # the least the link output may hold (the Pico's: 6 KB)
 _DRAIN = 1200               # bytes the host takes per pass: slower than the device could send
 _IN_MAX = 1024              # bytes queued towards the device before we wait

@@ -10,6 +10,7 @@ from crf.record.runlog import RunLog, LogError
 _MPY = sys.implementation.name == "micropython"
 _BLOCK = 4096
 _n = [0]
+_RUN = __import__("time").time_ns() % 1000000007  # checkouts on one machine may run at once
 PROFILE = '{"format": 1, "name": "hpc_bag", "steps": [' + ", ".join(
     ['{"kind": "ramp", "rate_c_per_min": -1.0, "to_c": -%d}' % i for i in range(12)]) + "]}"
 
@@ -31,7 +32,7 @@ def _root(blocks=64):
     if _MPY:
         import vfs
         from crf_sim.flashdev import FileBlockDevice
-        img = "/tmp/crf-test-runlog-%d.img" % _n[0]
+        img = "/tmp/crf-test-runlog-%d-%d.img" % (_RUN, _n[0])  # unique per process
         try:
             os.remove(img)
         except OSError:
