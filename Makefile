@@ -18,7 +18,7 @@ PORT        ?= /dev/ttyACM0
 FW_SRC  := $(shell find firmware -name '*.py' -not -path '*/__pycache__/*')
 MPY_OUT := $(patsubst firmware/%.py,build/mpy/%.mpy,$(FW_SRC))
 
-.PHONY: help install test test-mpy powercut demo bench bench-log bench-link sim mpy deploy clean distclean
+.PHONY: help install test test-mpy powercut demo bench bench-log bench-link sim mpy deploy hil lint package-json clean distclean
 
 help:
 	@echo "make install   create .venv and install the host tools (+dev tools)"
@@ -31,7 +31,10 @@ help:
 	@echo "make bench-link link budgets: 4-hour record fetch at 115200 baud, loop jitter"
 	@echo "make sim       virtual freezer on a pty until Ctrl-C"
 	@echo "make mpy       cross-compile the firmware into build/mpy/"
-	@echo "make deploy    copy firmware and profiles to a Pico (PORT=$(PORT))"
+	@echo "make deploy    .mpy firmware onto a Pico, restart, confirm the version (PORT=$(PORT));"
+	@echo "               prints the steps only without a board there or with DRY_RUN=1"
+	@echo "make hil       HIL suite: on PORT=... a real board (CRF_PIN=engineer PIN), else the virtual freezer"
+	@echo "make lint      ruff + mypy (firmware against micropython-rp2-stubs)"
 	@echo "make clean     remove build output and caches"
 
 install: $(STAMP)
@@ -77,14 +80,21 @@ build/mpy/%.mpy: firmware/%.py | $(STAMP)
 	@mkdir -p $(dir $@)
 	$(MPY_CROSS) -s $*.py -o $@ $<
 
-# Stage only sources and profiles (no host caches), then copy in one session.
+# Steps and checks: host_tools/crf_host/deploy.py (docs/hardware.md, "Deploy").
 deploy: install
-	rm -rf build/deploy
-	cd firmware && find crf profiles main.py -name __pycache__ -prune -o -type f \
-	    \( -name '*.py' -o -name '*.json' \) -print | \
-	    while read -r f; do install -D -m 644 "$$f" "../build/deploy/$$f"; done
-	$(MPREMOTE) connect $(PORT) cp -r build/deploy/crf : + \
-	    cp build/deploy/main.py : + cp -r build/deploy/profiles : + reset
+	$(PY) -m crf_host.deploy --port $(PORT) $(if $(DRY_RUN),--dry-run)
+
+# package.json (mip) lists the device files: regenerate after adding modules.
+package-json: install
+	$(PY) -m crf_host.deploy --package-json
+
+# Against a real board only when PORT is given on the command line.
+hil: install
+	$(if $(filter command line,$(origin PORT)),CRF_PORT=$(PORT)) $(PY) -m pytest hil_tests -q $(HIL_ARGS)
+
+lint: install
+	$(PY) -m ruff check firmware tests hil_tests
+	$(PY) -m crf_host.lint
 
 clean:
 	rm -rf build .pytest_cache .hypothesis *.egg-info host_tools/*.egg-info

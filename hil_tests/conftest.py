@@ -13,7 +13,29 @@ import os
 import pytest
 
 from crf_host.link import Client
-from hil import PIN, TIMEOUT_S, Target, start_virtual  # noqa: F401  (fixtures use them)
+from hil import PIN, TIMEOUT_S, Target, ask, start_virtual  # noqa: F401  (fixtures use them)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "bench: hardware only, an engineer at the bench confirms outputs and "
+        "inputs when prompted (skipped on the virtual freezer; deselect with -m 'not bench')")
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("CRF_PORT"):
+        return
+    skip = pytest.mark.skip(reason="bench check: real board only (make hil PORT=/dev/ttyACM0)")
+    for item in items:
+        if item.get_closest_marker("bench") is not None:
+            item.add_marker(skip)
+
+@pytest.fixture
+def bench(engineer):
+    """An engineer client plus the prompt to the person at the bench."""
+    engineer.ask = ask
+    return engineer
+
 
 @pytest.fixture(scope="module")
 def target(request, tmp_path_factory):

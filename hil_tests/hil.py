@@ -50,3 +50,17 @@ def wait_for(what, check, timeout_s=30.0, every_s=0.05):
         if time.monotonic() > end:
             raise AssertionError(f"{what}: not within {timeout_s} s")
         time.sleep(every_s)
+
+
+def ask(question, yes_no=True):
+    """Prompt the engineer at the bench on the terminal (works while pytest
+    captures stdin/stdout); True for yes. Skips when there is no terminal."""
+    try:
+        tty = open("/dev/tty", "r+")
+    except OSError:
+        pytest.skip("bench check needs a terminal for the engineer's answers")
+    with tty:
+        tty.write("\n[bench] %s %s" % (question, "[y/n] " if yes_no else "(Enter) "))
+        tty.flush()
+        answer = tty.readline().strip().lower()
+    return answer.startswith("y") if yes_no else True

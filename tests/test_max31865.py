@@ -116,6 +116,10 @@ class FakeMAX31865:
                 self.regs[2] &= 0xFE
             if b & 0x20:
                 self._oneshot = True
+            if b & 0x8C == 0x88 and self.ohms is None:
+                # automatic fault-detection cycle with the probe open:
+                # FORCE- open reads REFIN- and RTDIN- below 0.85 VBIAS
+                self.regs[7] |= 0x10 | 0x08
             self.regs[0] = b & ~0x22 & ~0x0C  # D5, D1 self-clear; fault cycle done at once
         elif 3 <= reg <= 6:
             self.regs[reg] = b
@@ -173,6 +177,8 @@ class FakeSPI:
         self.args = args
         self.kw = kw
         self.chips = []
+        self.stuck = None  # 0x00 / 0xFF: MISO stuck (chip missing, unpowered)
+        self.error = False  # raise OSError on every transfer
 
     def _chip(self):
         sel = [c for c in self.chips if c.cs.v == 0]
@@ -180,7 +186,12 @@ class FakeSPI:
         return sel[0] if sel else None
 
     def _x(self, b):
+        if self.error:
+            raise OSError(5, "EIO")
         c = self._chip()
+        if self.stuck is not None and c is not None:
+            c.xfer(b)
+            return self.stuck
         if c is None:
             return 0xFF
         if c._addr is not None and not c._addr & 0x80 and (c._addr & 0x7F) in (1, 2):
@@ -368,3 +379,64 @@ def test_write_readinto_fake_semantics():
     drv.spi.write_readinto(b"\x03\x00\x00", rbuf)
     chip.cs(1)
     assert ((rbuf[1] << 8) | rbuf[2]) >> 1 == drv.read_thresholds()[1]
+
+
+# -- read(): one transfer that also checks the chip's configuration ----------
+
+def test_read_returns_temperature_and_checks_config():
+    drv, chip = make()
+    chip.set_temperature(-196.0)
+    drv.bias_on()
+    drv.start_one_shot()
+    assert drv.read() == pytest.approx(-196.0, abs=0.02)
+    assert drv.fault == 0
+
+
+def test_pt1000_thresholds_and_reading():
+    cs = FakePin("cs", FakePin.OUT, value=1)
+    spi = FakeSPI()
+    chip = FakeMAX31865(cs, rref=4300.0)
+    spi.chips.append(chip)
+    drv = m.MAX31865(spi, cs, rref=4300.0, r0=1000.0, wires=4, filter_hz=60)
+    low, high = chip.threshold_codes()
+    assert low < drv.code_for(pt100.resistance(-200.0, 1000.0))  # LN2 never trips it
+    assert pt100.temperature(high * 4300.0 / 32768, 1000.0) == pytest.approx(60.0, abs=0.1)
+    for t in (-196.0, -100.0, 0.0, 37.0):
+        chip.ohms = pt100.resistance(t, 1000.0)
+        drv.bias_on()
+        drv.start_one_shot()
+        assert drv.read() == pytest.approx(t, abs=0.05), t
+    assert chip.config & 0x11 == 0  # 4-wire, 60 Hz
+
+
+@pytest.mark.parametrize("ohms, bit", [(None, m.FAULT_HIGH), (2.0, m.FAULT_LOW)])
+def test_read_fault_gives_none_and_clears(ohms, bit):
+    drv, chip = make()
+    chip.ohms = ohms
+    drv.bias_on()
+    drv.start_one_shot()
+    assert drv.read() is None and drv.fault & bit
+    assert chip.fault == 0
+
+
+def test_read_detects_stuck_bus_and_reset_chip():
+    drv, chip = make()
+    drv.bias_on()
+    drv.start_one_shot()
+    drv.spi.stuck = 0xFF
+    assert drv.read() is None and drv.fault == m.FAULT_BUS_ONES
+    drv.spi.stuck = 0x00
+    assert drv.read() is None and drv.fault == m.FAULT_BUS_ZEROS
+    drv.spi.stuck = None
+    chip.regs[5] = chip.regs[6] = 0  # low threshold lost (power-on 0000h)
+    assert drv.read() is None and drv.fault == m.FAULT_CONFIG
+    assert chip.threshold_codes()[0] == 1400  # written again
+
+
+def test_filter_and_conversion_time_cover_the_datasheet():
+    # sensors.md: 21 ms max conversion plus bias settling; one-shots commonly
+    # allowed 65-70 ms with the 50 Hz filter
+    d50, _ = make(filter_hz=50)
+    d60, c60 = make(filter_hz=60)
+    assert d50.conversion_ms >= 65 and d60.conversion_ms >= 52
+    assert c60.config & 0x01 == 0

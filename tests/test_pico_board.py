@@ -10,6 +10,7 @@ import types
 import pytest
 
 from crf.drivers import max31865 as m
+from fakes_hw import FakeI2C, FakeMAX31856
 from test_max31865 import FakeMAX31865, FakePin, FakeSPI
 
 _PERIOD = 1 << 30  # MicroPython ticks_ms wrap
@@ -95,13 +96,20 @@ def env(monkeypatch):
     e.spis = []
     e.wdts = []
     e.clock = FakeClock(_PERIOD - 300)  # run across a ticks wrap
+    e.i2c_devices = {}  # address -> fake device on I2C0 (none by default)
+    e.i2cs = []
+    e.sample_kind = "rtd"
     chips = []
 
     class Pin(FakePin):
         def __init__(self, id, mode=None, pull=None, value=None):
             super().__init__(id, mode, pull, value)
             e.pins[id] = self
-            if id in (17, 20):
+            if id == 20 and e.sample_kind == "tc":
+                chip = FakeMAX31856(self, clock=e.clock)
+                chips.append(chip)
+                e.chips["sample"] = chip
+            elif id in (17, 20):
                 chip = FakeMAX31865(self, clock=e.clock)
                 chips.append(chip)
                 e.chips["chamber" if id == 17 else "sample"] = chip
@@ -130,10 +138,11 @@ def env(monkeypatch):
                 return self.dt
             self.dt = tuple(dt)
 
-    class I2C:
+    class I2C(FakeI2C):
         def __init__(self, *args, **kw):
-            self.args = args
-            self.kw = kw
+            super().__init__(*args, **kw)
+            self.devices = e.i2c_devices
+            e.i2cs.append(self)
 
     fm = types.ModuleType("machine")
     fm.Pin, fm.SPI, fm.WDT, fm.RTC, fm.I2C = Pin, SPI, WDT, RTC, I2C
@@ -570,7 +579,7 @@ def test_board_builds_own_clock_on_device(env, monkeypatch):
     ft.ticks_add = env.clock.ticks_add
     ft.sleep_ms = env.clock.sleep_ms
     monkeypatch.setattr(env.pico, "time", ft)
-    monkeypatch.setattr(env.pico.PicoClock.__init__, "__defaults__", (ft,))
+    monkeypatch.setattr(env.pico.PicoClock.__init__, "__defaults__", (ft, None))
     b = env.pico.Board(stdin=env.stdin, stdout=env.stdout)
     assert b.clock.rtc_s() is None
     b.clock.set_rtc_s(1767225600)
@@ -584,3 +593,176 @@ def test_machine_used_only_in_board_module():
     users = [p.relative_to(fw).as_posix() for p in fw.rglob("*.py")
              if "import machine" in p.read_text() or "from machine" in p.read_text()]
     assert set(users) <= {"crf/boards/pico.py", "main.py"}
+
+
+# -- bad input from the converters: a sensor fault, never an exception ------
+
+def _read_after(env, b, which="chamber", ms=150):
+    getattr(b, "start_" + which)()
+    run(env, ms)
+    return getattr(b, "read_" + which)()
+
+
+@pytest.mark.parametrize("stuck, code, words", [
+    (0xFF, m.FAULT_BUS_ONES, "all ones"),
+    (0x00, m.FAULT_BUS_ZEROS, "all zeros"),
+])
+def test_converter_reading_all_ones_or_zeros_is_a_fault(env, stuck, code, words):
+    b = env.make()
+    env.chips["chamber"].set_temperature(-100.0)
+    assert _read_after(env, b) == pytest.approx(-100.0, abs=0.03)
+    env.spis[0].stuck = stuck
+    assert _read_after(env, b) is None
+    assert b.chamber_fault == code and words in b.chamber_fault_name
+    assert b.sample_fault == 0 or _read_after(env, b, "sample") is None
+    env.spis[0].stuck = None  # wiring restored: readings come back
+    _read_after(env, b)
+    assert _read_after(env, b) == pytest.approx(-100.0, abs=0.03)
+    assert b.chamber_fault == 0 and b.chamber_fault_name == ""
+
+
+def test_bus_error_is_a_fault_not_an_exception(env):
+    b = env.make()
+    env.spis[0].error = True
+    for _ in range(3):  # start, step and read all survive OSError
+        b.start_chamber()
+        run(env, 150)
+        assert b.read_chamber() is None
+        assert b.chamber_fault == env.pico.FAULT_BUS_ERROR
+        assert "no answer" in b.chamber_fault_name
+    env.spis[0].error = False
+    env.chips["chamber"].set_temperature(-50.0)
+    b.start_chamber()
+    run(env, 150)
+    assert b.read_chamber() == pytest.approx(-50.0, abs=0.03)
+
+
+def test_converter_reset_is_detected_and_reconfigured(env):
+    b = env.make()
+    ch = env.chips["chamber"]
+    ch.set_temperature(-120.0)
+    assert _read_after(env, b) is not None
+    # power glitch: the chip is back at its power-on state (bias off,
+    # thresholds FFFFh/0000h: no fault detection)
+    ch.regs[:] = bytes(8)
+    ch.regs[3] = ch.regs[4] = 0xFF
+    ch.bias_since = None
+    assert _read_after(env, b) is None
+    assert b.chamber_fault == m.FAULT_CONFIG
+    assert ch.threshold_codes()[0] == 1400 and ch.config & 0x80  # rewritten, bias on
+    # (the one-shot that went out before the reset was known ran unbiased: the
+    # read above refused its result; from here on the sequence is clean)
+    ch.violations.clear()
+    run(env, 100)
+    assert _read_after(env, b) == pytest.approx(-120.0, abs=0.03)
+    assert ch.violations == []  # the bias settled again before the next one-shot
+
+
+def test_fault_names_for_probe_faults(env):
+    b = env.make()
+    env.chips["chamber"].ohms = None
+    assert _read_after(env, b) is None
+    assert b.chamber_fault & m.FAULT_HIGH and "open probe" in b.chamber_fault_name
+    env.chips["chamber"].ohms = 3.0
+    assert _read_after(env, b) is None
+    assert "shorted" in b.chamber_fault_name
+
+
+def test_boot_fault_cycle_clean_probes(env):
+    b = env.make()
+    assert b.probe_check == {"chamber": 0, "sample": 0}
+    cal = b.calibration()
+    assert cal["chamber"]["fault_cycle"] == 0 and cal["chamber"]["converter"] == "MAX31865"
+    for chip in env.chips.values():
+        assert not chip.config & 0x80  # bias off again after the cycle
+        assert chip.fault == 0
+
+
+def test_boot_fault_cycle_with_open_probe(env, monkeypatch):
+    orig_init = FakeMAX31865.__init__
+
+    def init_open(self, *a, **kw):
+        orig_init(self, *a, **kw)
+        self.ohms = None
+
+    monkeypatch.setattr(FakeMAX31865, "__init__", init_open)
+    b = env.make()
+    assert b.probe_check["chamber"] & m.FAULT_RTDIN_LOW
+    assert env.chips["chamber"].fault == 0  # cleared after the check
+
+
+# -- thermocouple sample probe (MAX31856, type T) --------------------------
+
+def test_type_t_sample_probe(env):
+    env.sample_kind = "tc"
+    b = env.make(sample_sensor="tc")
+    tc = env.chips["sample"]
+    assert tc.regs[1] & 0x0F == 0x07  # type T
+    tc.set_temperature(-180.0)
+    b.start_sample()
+    run(env, 100)
+    assert b.read_sample() is None and b.sample_fault == 0  # not converted yet
+    run(env, 150)
+    assert b.read_sample() == pytest.approx(-180.0, abs=0.01)
+    assert tc.violations == []
+    assert b.conversion_ms >= 185
+    assert b.calibration()["sample"]["converter"] == "MAX31856"
+    tc.tc_c = None  # open thermocouple
+    b.start_sample()
+    run(env, 250)
+    assert b.read_sample() is None and b.sample_fault & 0x01
+    assert "open" in b.sample_fault_name
+    tc.set_temperature(-20.0)
+    b.start_sample()
+    run(env, 250)
+    assert b.read_sample() == pytest.approx(-20.0, abs=0.01)
+
+
+# -- I2C devices: display and RTC ---------------------------------------------
+
+def test_display_present_or_absent(env):
+    from fakes_hw import FakeSSD1306
+    assert env.make().display is None  # nothing at 0x3C
+    oled = FakeSSD1306()
+    env.i2c_devices[0x3C] = oled
+    b = env.make()
+    d = b.display
+    assert d is not None and d.width == 128 and d.height == 64 and len(d.buf) == 1024
+    assert oled.on and oled.charge_pump
+    d.buf[5] = 0x81
+    d.begin_show()
+    n = 1
+    while not d.show_step():
+        n += 1
+    assert n == 8 and oled.ram[0][5] == 0x81
+
+
+def test_ds3231_keeps_time_across_resets(env, monkeypatch):
+    import datetime
+    from fakes_hw import FakeDS3231
+    ft = FakeTime(2000)
+    ft.ticks_ms = env.clock.ticks_ms
+    ft.ticks_diff = env.clock.ticks_diff
+    ft.ticks_add = env.clock.ticks_add
+    ft.sleep_ms = env.clock.sleep_ms
+    monkeypatch.setattr(env.pico, "time", ft)
+    monkeypatch.setattr(env.pico.PicoClock.__init__, "__defaults__", (ft, None))
+    rtc_chip = FakeDS3231(osf=True)
+    env.i2c_devices[0x68] = rtc_chip
+    b = env.pico.Board(stdin=env.stdin, stdout=env.stdout)
+    assert b.ds3231 is not None
+    assert b.clock.rtc_s() is None  # oscillator-stop flag: never set
+    b.clock.set_rtc_s(1767225600)
+    assert rtc_chip.get_datetime() == datetime.datetime(2026, 1, 1)
+    assert not rtc_chip.regs[0x0F] & 0x80
+    rtc_chip.tick(3600)
+    b2 = env.pico.Board(stdin=env.stdin, stdout=env.stdout)  # after a reset
+    assert b2.clock.rtc_s() == 1767225600 + 3600
+    rtc_chip.oscillator_stopped()  # battery flat while powered off
+    b3 = env.pico.Board(stdin=env.stdin, stdout=env.stdout)
+    assert b3.clock.rtc_s() is None
+    rtc_chip.present = False  # chip gone: the Pico RTC alone, set by the host
+    b4 = env.pico.Board(stdin=env.stdin, stdout=env.stdout)
+    assert b4.ds3231 is None and b4.clock.rtc_s() is None
+    b4.clock.set_rtc_s(1767225600)
+    assert b4.clock.rtc_s() == 1767225600

@@ -7,7 +7,7 @@ from crf import config
 from crf.control.controller import Controller, MODE_OFF
 from crf.control.valve import ValveDriver
 from crf import lazy
-from crf.profile.engine import Engine, RUNNING, HELD, END, STOPPED
+from crf.profile.engine import Engine, RUNNING, HELD, END, STOPPED  # noqa: F401
 from crf.link.server import Server
 from crf.record import format as recfmt
 from crf.record.runlog import RunLog, LogError
@@ -57,6 +57,7 @@ class App:
         self.cfg = cfg if cfg is not None else config.load(self.config_path)
         self.engine = Engine()
         self.ctl = Controller(self.cfg)
+        self._set_cal(self.cfg)
         self.valve = ValveDriver(self.cfg["valve_period_ms"], self.cfg["valve_min_on_ms"],
                                  self.cfg["valve_min_off_ms"])
         self.chamber_c = None
@@ -195,8 +196,18 @@ class App:
             raise ValueError("a run is in progress")
         self.cfg = cfg
         self.ctl = Controller(cfg)
+        self._set_cal(cfg)
         self.valve = ValveDriver(cfg["valve_period_ms"], cfg["valve_min_on_ms"],
                                  cfg["valve_min_off_ms"])
+
+    def _set_cal(self, cfg):
+        # Two-point probe calibration, None while it is the identity (the
+        # defaults: no arithmetic per reading); its readings are configuration,
+        # so every run header records them.
+        c = config.cal_coefficients(cfg["chamber_cal_ice_c"], cfg["chamber_cal_ln2_c"])
+        self.cal_chamber = None if c == (1.0, 0.0) else c
+        c = config.cal_coefficients(cfg["sample_cal_ice_c"], cfg["sample_cal_ln2_c"])
+        self.cal_sample = None if c == (1.0, 0.0) else c
 
     # -- the record ----------------------------------------------------------
     def _queue_event(self, code, who, detail):
@@ -267,6 +278,10 @@ class App:
         s = b.read_sample()
         b.start_chamber()
         b.start_sample()
+        if c is not None and self.cal_chamber is not None:   # two-point calibration
+            c = self.cal_chamber[0] * c + self.cal_chamber[1]
+        if s is not None and self.cal_sample is not None:
+            s = self.cal_sample[0] * s + self.cal_sample[1]
         # Each control period uses (and records) the mean of its conversions:
         # averaging ~10 one-shot readings cuts noise and quantization by ~3x.
         # None without a fault only means the conversion is not ready yet.

@@ -37,6 +37,12 @@ DEFAULTS = {
     "comp_release_c": 3.0,        # excursion ends once the sample is this far below its post-nucleation peak
     # run record
     "log_interval_ms": 5000,      # one sample record per interval (1000 for 1 s)
+    # two-point probe calibration (cal_coefficients below): what each probe
+    # read in an ice bath (true 0 C) and in LN2 at ~1 atm (true -195.8 C)
+    "chamber_cal_ice_c": 0.0,
+    "chamber_cal_ln2_c": -195.8,
+    "sample_cal_ice_c": 0.0,
+    "sample_cal_ln2_c": -195.8,
 }
 
 _LIMITS = {
@@ -67,6 +73,10 @@ _LIMITS = {
     "comp_rate_c_min": (1.0, 60.0),
     "comp_release_c": (0.5, 30.0),
     "log_interval_ms": (1000, 60000),
+    "chamber_cal_ice_c": (-5.0, 5.0),       # a class B probe is within 0.3 C; 5 C is a broken chain
+    "chamber_cal_ln2_c": (-205.0, -186.0),
+    "sample_cal_ice_c": (-5.0, 5.0),
+    "sample_cal_ln2_c": (-205.0, -186.0),
 }
 
 
@@ -105,3 +115,12 @@ def load(path):
     except ValueError:
         raise ConfigError("config: %s is not valid JSON" % path)
     return check(values)
+
+
+
+def cal_coefficients(ice_reading, ln2_reading):
+    """Two-point probe calibration: (gain, offset) with t = gain * r + offset
+    through the ice point (0 C) and LN2 boiling at ~1 atm (-195.8 C;
+    reference/physics.md -195.79 C), from what the probe read there."""
+    gain = 195.8 / (ice_reading - ln2_reading)
+    return gain, -gain * ice_reading

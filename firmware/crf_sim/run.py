@@ -166,6 +166,7 @@ def main(argv):
     autostart = opts["autostart"]
     clock = board.clock
     gc.collect()
+    heap_boot = gc.mem_alloc()      # firmware loaded, App and board set up, before the loop
     wall0 = time.ticks_ms()
     next_trace = 0
     next_heap = 0
@@ -249,6 +250,7 @@ def main(argv):
     if opts["summary"]:
         s = {
             "heap_peak_bytes": heap_peak,
+            "heap_boot_bytes": heap_boot,
             "heap_total_bytes": gc.mem_alloc() + gc.mem_free(),
             "sim_s": clock.ms / 1000.0,
             "wall_s": wall_ms / 1000.0,

@@ -3,10 +3,14 @@
 The only module of the firmware that imports `machine`.  Pinout and wiring:
 docs/hardware.md.
 
-Temperature probes: two MAX31865 on SPI0 with separate CS.  Each probe runs a
-small state machine advanced by start_*(), read_*() and poll():
+Temperature probes: the chamber probe is a PT100 on a MAX31865; the sample
+probe is a PT100 on a second MAX31865 or (sample_sensor="tc") a type T
+thermocouple on a MAX31856 (same CS pin).  Both on SPI0 with separate CS.
+Each probe runs a small state machine advanced by start_*(), read_*() and
+poll() (drivers offer prepare/idle/start_one_shot/read, settle_ms and
+conversion_ms):
 
-    IDLE --start--> SETTLING (bias on) --10 ms--> CONVERTING (one-shot issued)
+    IDLE --start--> SETTLING (bias on) --settle_ms--> CONVERTING (one-shot issued)
     CONVERTING --conversion done, read--> BIASED (bias kept on)
     BIASED --start--> CONVERTING (one-shot at once, bias already settled)
     BIASED --bias_idle_ms without a start--> IDLE (bias off)
@@ -16,8 +20,15 @@ So with regular sampling a read is ready one conversion time (70 ms with the
 bias to settle, and its one-shot is issued by the first poll()/read_*() at
 least 10 ms after the start (board.conversion_ms = settle + conversion is the
 conservative start->read spacing).  read_*() returns None with fault 0 while
-no finished conversion is waiting; a fault returns None with the MAX31865
-fault byte in chamber_fault / sample_fault, and clears it in the chip.
+no finished conversion is waiting.  A converter that reports a fault, does
+not answer (OSError, all ones, all zeros) or lost its configuration gives
+None with the fault code in chamber_fault / sample_fault and its words in
+chamber_fault_name / sample_fault_name; never an exception, never a number.
+
+Clock: with a DS3231 on I2C0 whose oscillator-stop flag is clear, the
+Pico's RTC is set from it at boot, so the wall clock survives power cuts;
+set_rtc_s() sets both.  Display: board.display is the SSD1306 driver when
+the module answers at 0x3C, otherwise None.
 
 Heater: slow software time-proportioning in poll() (an SSR wants a window of
 about a second; rp2 PWM cannot go below ~8 Hz).  Call poll() at 20 Hz or more
@@ -52,7 +63,10 @@ import time
 
 import machine
 
-from ..drivers.max31865 import BIAS_SETTLE_MS, MAX31865
+from ..drivers import max31865
+from ..drivers.ds3231 import DS3231
+from ..drivers.max31865 import MAX31865
+from ..drivers.ssd1306 import SSD1306
 
 BTN_UP = const(1)
 BTN_DOWN = const(2)
@@ -92,8 +106,12 @@ _CONVERTING = const(2)
 _BIASED = const(3)
 
 FAULT_FLAG_ONLY = const(0x01)  # fault bit set but the status register read 0
+FAULT_BUS_ERROR = const(0x800)  # OSError from the bus
 
 _EPOCH_2000 = const(946684800)  # 2000-01-01 in Unix seconds
+# two-point correction applied by the application: the readings are the
+# header's config <probe>_cal_ice_c and <probe>_cal_ln2_c
+_CORRECTION = "ice/LN2 (config)"
 
 
 def _ready(p):
@@ -110,11 +128,14 @@ class ReplRequested(Exception):
 class PicoClock:
     """ticks_* / sleep_ms from `time`; wall-clock seconds from machine.RTC.
 
-    The RTC counts from an arbitrary date after power-up and there is no
-    battery, so rtc_s() is None until set_rtc_s() (normally from the host)."""
+    The Pico's RTC counts from an arbitrary date after power-up, so rtc_s()
+    is None until set_rtc_s() (normally from the host), unless a DS3231
+    (`ext`, battery-backed) holds a valid time: then the RTC is set from it
+    at construction, and set_rtc_s() writes both."""
 
-    def __init__(self, rtc, tmod=time):
+    def __init__(self, rtc, tmod=time, ext=None):
         self._rtc = rtc
+        self.ext = ext
         self._t = tmod
         self.ticks_ms = tmod.ticks_ms
         self.ticks_diff = tmod.ticks_diff
@@ -122,6 +143,13 @@ class PicoClock:
         self.sleep_ms = tmod.sleep_ms
         self._epoch = _EPOCH_2000 if tmod.gmtime(0)[0] == 2000 else 0
         self.rtc_valid = False
+        if ext is not None:
+            try:
+                t = ext.time_s()
+            except OSError:
+                t = None
+            if t is not None:
+                self._set_pico(t)
 
     def rtc_s(self):
         if not self.rtc_valid:
@@ -130,17 +158,34 @@ class PicoClock:
         return self._t.mktime((d[0], d[1], d[2], d[4], d[5], d[6], 0, 0)) + self._epoch
 
     def set_rtc_s(self, s):
+        if self.ext is not None:
+            try:
+                self.ext.set_time_s(s)
+            except (OSError, ValueError):
+                pass  # the Pico's RTC still runs; it is lost at the next reset
+        self._set_pico(s)
+
+    def _set_pico(self, s):
         tm = self._t.gmtime(int(s) - self._epoch)  # (y, mo, d, h, mi, s, wd, yd)
         self._rtc.datetime((tm[0], tm[1], tm[2], tm[6], tm[3], tm[4], tm[5], 0))
         self.rtc_valid = True
 
 
 class _Probe:
-    def __init__(self, drv):
+    def __init__(self, drv, names):
         self.drv = drv
+        self.names = names  # fault_name function of the driver's module
         self.state = _IDLE
         self.t = 0
         self.fault = 0
+        self.error = 0  # bus error while starting, reported by the next read
+
+
+def _fault_name(p):
+    f = p.fault
+    if f & FAULT_BUS_ERROR:
+        return "no answer (bus error)"
+    return p.names(f)
 
 
 class Board:
@@ -148,7 +193,8 @@ class Board:
 
     def __init__(self, clock=None, stdin=None, stdout=None, rref=400.0,
                  chamber_wires=3, sample_wires=3, filter_hz=50,
-                 heater_window_ms=1000, bias_idle_ms=2500):
+                 heater_window_ms=1000, bias_idle_ms=2500, sample_sensor="rtd",
+                 r0=100.0):
         Pin = machine.Pin
         # Outputs first, driven low before they become outputs: valve closed,
         # heater off, fan off, buzzer off, alarm relay de-energised (= alarm
@@ -166,7 +212,9 @@ class Board:
         self._b_ok = Pin(_PIN_OK, Pin.IN, Pin.PULL_UP)
         self._b_stop = Pin(_PIN_STOP, Pin.IN, Pin.PULL_UP)
 
-        self.clock = clock if clock is not None else PicoClock(machine.RTC())
+        self.i2c = machine.I2C(0, sda=Pin(_PIN_SDA), scl=Pin(_PIN_SCL), freq=_I2C_FREQ)
+        self.ds3231 = self._find_rtc()
+        self.clock = clock if clock is not None else PicoClock(machine.RTC(), ext=self.ds3231)
         self._heater_on = False
         self.heater_duty = 0.0
         self._on_ms = 0
@@ -176,16 +224,29 @@ class Board:
         self.spi = machine.SPI(0, baudrate=_SPI_BAUD, polarity=0, phase=1,
                                sck=Pin(_PIN_SCK), mosi=Pin(_PIN_MOSI), miso=Pin(_PIN_MISO))
         cs = Pin(_PIN_CS_CHAMBER, Pin.OUT, value=1)
-        self._chamber = _Probe(MAX31865(self.spi, cs, rref, 100.0, chamber_wires, filter_hz))
+        self._chamber = _Probe(MAX31865(self.spi, cs, rref, r0, chamber_wires, filter_hz),
+                               max31865.fault_name)
         cs = Pin(_PIN_CS_SAMPLE, Pin.OUT, value=1)
-        self._sample = _Probe(MAX31865(self.spi, cs, rref, 100.0, sample_wires, filter_hz))
-        self.conversion_ms = BIAS_SETTLE_MS + self._chamber.drv.conversion_ms
+        if sample_sensor == "tc":
+            from ..drivers import max31856  # loaded only when fitted (~4.6 KB of heap)
+
+            self._sample = _Probe(max31856.MAX31856(self.spi, cs, filter_hz), max31856.fault_name)
+        else:
+            self._sample = _Probe(MAX31865(self.spi, cs, rref, r0, sample_wires, filter_hz),
+                                  max31865.fault_name)
+        self.conversion_ms = max(p.drv.settle_ms + p.drv.conversion_ms
+                                 for p in (self._chamber, self._sample))
         self._bias_idle = bias_idle_ms
         self.chamber_fault = 0
         self.sample_fault = 0
+        self.chamber_fault_name = ""
+        self.sample_fault_name = ""
+        self._r0 = r0
+        self._sample_sensor = sample_sensor
+        self.probe_check = {"chamber": self._fault_cycle(self._chamber.drv),
+                            "sample": self._fault_cycle(self._sample.drv)}
 
-        self.i2c = machine.I2C(0, sda=Pin(_PIN_SDA), scl=Pin(_PIN_SCL), freq=_I2C_FREQ)
-        self.display = None  # SSD1306 driver comes later
+        self.display = self._find_display()
         self.storage_root = "/"
         self._wdt = None
         self.serial = "".join("%02x" % b for b in machine.unique_id())
@@ -205,12 +266,52 @@ class Board:
         self.link_dropped = 0
         self.safe_outputs()
 
+    def _find_rtc(self):
+        try:
+            rtc = DS3231(self.i2c)
+            rtc.valid()  # OSError if nothing answers at 0x68
+            return rtc
+        except OSError:
+            return None
+
+    def _find_display(self):
+        try:
+            d = SSD1306(self.i2c)
+            d.init()
+            return d
+        except OSError:
+            return None
+
+    def _fault_cycle(self, drv):
+        """MAX31865 automatic fault-detection cycle at boot (about 0.6 ms;
+        construction only, never in the loop): the status byte it leaves,
+        cleared again; None for converters without one, -1 if no answer."""
+        if not hasattr(drv, "start_fault_cycle"):
+            return None
+        try:
+            drv.start_fault_cycle()
+            for _ in range(5):
+                self.clock.sleep_ms(1)
+                if drv.fault_cycle_done():
+                    break
+            f = drv.read_fault()
+            drv.init()  # clears the fault
+            drv.bias_off()
+            return f
+        except OSError:
+            return -1
+
     def calibration(self):
         """The measurement chain in force, for the run record."""
-        return {"chamber": {"converter": "MAX31865", "r0_ohm": 100.0, "rref_ohm": self._rref,
-                            "wires": self._wires[0], "correction": "none"},
-                "sample": {"converter": "MAX31865", "r0_ohm": 100.0, "rref_ohm": self._rref,
-                           "wires": self._wires[1], "correction": "none"}}
+        rtd = {"converter": "MAX31865", "r0_ohm": self._r0, "rref_ohm": self._rref,
+               "correction": _CORRECTION}
+        ch = dict(rtd, wires=self._wires[0], fault_cycle=self.probe_check["chamber"])
+        if self._sample_sensor == "tc":
+            sa = {"converter": "MAX31856", "thermocouple": "T", "cold_junction": "internal",
+                  "correction": _CORRECTION}
+        else:
+            sa = dict(rtd, wires=self._wires[1], fault_cycle=self.probe_check["sample"])
+        return {"chamber": ch, "sample": sa}
 
     # -- outputs --------------------------------------------------------
     def safe_outputs(self):
@@ -297,62 +398,88 @@ class Board:
     def _start(self, p):
         c = self.clock
         now = c.ticks_ms()
-        if p.state == _IDLE:
-            p.drv.bias_on()
-            p.state = _SETTLING
-            p.t = now
-        elif p.state == _BIASED or (
-            p.state == _CONVERTING and c.ticks_diff(now, p.t) >= p.drv.conversion_ms
-        ):
-            # bias settled: convert now (an unread result is discarded)
-            p.drv.start_one_shot()
-            p.state = _CONVERTING
-            p.t = now
+        drv = p.drv
+        try:
+            if p.state == _IDLE:
+                drv.prepare()
+                p.error = 0
+                if drv.settle_ms:
+                    p.state = _SETTLING
+                else:
+                    drv.start_one_shot()
+                    p.state = _CONVERTING
+                p.t = now
+            elif p.state == _BIASED or (
+                p.state == _CONVERTING and c.ticks_diff(now, p.t) >= drv.conversion_ms
+            ):
+                # bias settled: convert now (an unread result is discarded)
+                drv.start_one_shot()
+                p.state = _CONVERTING
+                p.t = now
+        except OSError:
+            p.error = FAULT_BUS_ERROR
+            p.state = _IDLE
 
     def _step(self, p, now):
         st = p.state
-        if st == _SETTLING:
-            if self.clock.ticks_diff(now, p.t) >= BIAS_SETTLE_MS:
-                p.drv.start_one_shot()
-                p.state = _CONVERTING
-                p.t = now
-        elif st == _BIASED:
-            if self.clock.ticks_diff(now, p.t) >= self._bias_idle:
-                p.drv.bias_off()
-                p.state = _IDLE
+        try:
+            if st == _SETTLING:
+                if self.clock.ticks_diff(now, p.t) >= p.drv.settle_ms:
+                    p.drv.start_one_shot()
+                    p.state = _CONVERTING
+                    p.t = now
+            elif st == _BIASED:
+                if self.clock.ticks_diff(now, p.t) >= self._bias_idle:
+                    p.drv.idle()
+                    p.state = _IDLE
+        except OSError:
+            p.error = FAULT_BUS_ERROR
+            p.state = _IDLE
 
     def _read(self, p):
         now = self.clock.ticks_ms()
         self._step(p, now)
         drv = p.drv
         if p.state != _CONVERTING or self.clock.ticks_diff(now, p.t) < drv.conversion_ms:
-            p.fault = 0
+            p.fault = p.error  # a start that failed reports here, once
+            p.error = 0
             return None
-        code = drv.read_raw()
         p.state = _BIASED
         p.t = now
-        if drv.fault_flag:
-            f = drv.read_fault()
-            drv.clear_fault()
-            p.fault = f if f else FAULT_FLAG_ONLY
+        try:
+            v = drv.read()
+        except OSError:
+            p.fault = FAULT_BUS_ERROR
+            p.state = _IDLE
             return None
-        p.fault = 0
-        return drv.temperature(code)
+        p.fault = drv.fault
+        if v is not None and v != v:  # NaN is never a temperature
+            p.fault = FAULT_BUS_ERROR
+            v = None
+        if p.fault:
+            # start again from bias on + settling: a converter that reset has
+            # just had its bias switched on again by the driver
+            p.state = _IDLE
+        return v
 
     def start_chamber(self):
         self._start(self._chamber)
 
     def read_chamber(self):
-        t = self._read(self._chamber)
-        self.chamber_fault = self._chamber.fault
+        p = self._chamber
+        t = self._read(p)
+        self.chamber_fault = p.fault
+        self.chamber_fault_name = _fault_name(p) if p.fault else ""
         return t
 
     def start_sample(self):
         self._start(self._sample)
 
     def read_sample(self):
-        t = self._read(self._sample)
-        self.sample_fault = self._sample.fault
+        p = self._sample
+        t = self._read(p)
+        self.sample_fault = p.fault
+        self.sample_fault_name = _fault_name(p) if p.fault else ""
         return t
 
     # -- serial link ----------------------------------------------------

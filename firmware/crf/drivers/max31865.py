@@ -18,7 +18,20 @@ time constants (+1 ms) before a conversion samples the RTD; with the usual
 Faults latch in the fault status register until clear_fault().  Thresholds
 compare the 15-bit code; the low threshold must stay below the code of the
 coldest legitimate reading: -196 C on a PT100 is ~20.25 ohm, code ~1659 with
-Rref 400 ohm, so the default low threshold is code 1400 (~17.1 ohm, ~-211 C).
+Rref 400 ohm, so the default low threshold is 0.1709 * R0 (code 1400 for a
+PT100 with Rref 400 ohm: ~17.1 ohm, ~-211 C; code 1302 for a PT1000 with
+Rref 4300 ohm).  The high threshold is the code of `high_c` (+60 C).
+
+read() is what the board calls: ONE 8-byte transfer of registers 00h-07h
+(configuration, RTD, both thresholds, fault status), so every reading also
+proves that the chip still holds the configuration and thresholds the driver
+wrote.  It returns degrees C or None with `fault` set: the chip's fault
+status byte (cleared in the chip), or one of the driver's codes above 0xFF
+for a converter that does not answer or lost its configuration (then the
+driver writes it again).  It never raises for bad data; an OSError from the
+bus is the caller's to catch.
+
+rtd_celsius(ohms, r0) is the IEC 60751 inverse (pure function, CPython too).
 """
 
 try:
@@ -55,21 +68,60 @@ FAULT_REFIN_LOW = const(0x10)  # REFIN- < 0.85 * VBIAS, FORCE- open
 FAULT_RTDIN_LOW = const(0x08)  # RTDIN- < 0.85 * VBIAS, FORCE- open
 FAULT_VOLTAGE = const(0x04)  # over/under-voltage
 
+# Driver fault codes (above the chip's 8 status bits)
+FAULT_FLAG_ONLY = const(0x01)  # RTD register fault bit set, status register 0
+FAULT_BUS_ONES = const(0x100)  # every byte read 0xFF: MISO floating high, chip missing
+FAULT_BUS_ZEROS = const(0x200)  # every byte read 0x00: MISO stuck low, chip unpowered
+FAULT_CONFIG = const(0x400)  # configuration/thresholds not as written: chip reset
+
+FAULT_NAMES = (
+    (FAULT_BUS_ONES, "no answer (bus reads all ones)"),
+    (FAULT_BUS_ZEROS, "no answer (bus reads all zeros)"),
+    (FAULT_CONFIG, "converter lost its configuration (reset?)"),
+    (FAULT_HIGH, "RTD above high threshold (open probe or too hot)"),
+    (FAULT_LOW, "RTD below low threshold (shorted probe)"),
+    (FAULT_REFIN_HIGH, "REFIN- > 0.85 VBIAS"),
+    (FAULT_REFIN_LOW, "REFIN- < 0.85 VBIAS (FORCE- open)"),
+    (FAULT_RTDIN_LOW, "RTDIN- < 0.85 VBIAS (FORCE- open)"),
+    (FAULT_VOLTAGE, "over/under-voltage on the inputs"),
+    (FAULT_FLAG_ONLY, "fault bit set, status register clear"),
+)
+
 LOW_CODE = const(1400)  # default low threshold (~17.1 ohm at Rref 400)
+_LOW_R_PER_R0 = 0.1709  # low threshold as a fraction of R0 (~-211 C)
 FULL_SCALE = const(32768)
 BIAS_SETTLE_MS = const(10)
 
 
+def rtd_celsius(ohms, r0=100.0):
+    """Temperature in degrees C of a platinum RTD (PT100: r0=100, PT1000:
+    r0=1000) from its resistance, IEC 60751 Callendar-Van Dusen with the C
+    term below 0 C, inverted to well under 0.01 C over -200..+850 C
+    (also in 32-bit floats; tests/test_rtd_iec60751.py)."""
+    return pt100.temperature(ohms, r0)
+
+
+def fault_name(code):
+    """Words for a fault code (the most significant cause first)."""
+    for bit, name in FAULT_NAMES:
+        if code & bit:
+            return name
+    return "fault 0x%x" % code if code else ""
+
+
 class MAX31865:
+    settle_ms = BIAS_SETTLE_MS
+
     def __init__(self, spi, cs, rref=400.0, r0=100.0, wires=3, filter_hz=50,
-                 low_code=LOW_CODE, high_c=60.0):
+                 low_code=None, high_c=60.0):
         self.spi = spi
         self.cs = cs
         self.rref = rref
         self.r0 = r0
         self.fault_flag = False
+        self.fault = 0
         self._buf = bytearray(5)  # address byte + up to 4 data bytes
-        self._rd = bytearray(4)
+        self._rd = bytearray(8)
         # fixed views so that no transfer allocates
         mv = memoryview(self._buf)
         self._addr = mv[:1]
@@ -78,13 +130,22 @@ class MAX31865:
         mv = memoryview(self._rd)
         self._r1 = mv[:1]
         self._r2 = mv[:2]
-        self._r4 = mv
+        self._r4 = mv[:4]
+        self._r8 = mv
         self._cfg = (_CFG_3WIRE if wires == 3 else 0) | (_CFG_50HZ if filter_hz == 50 else 0)
         self.conversion_ms = 70 if filter_hz == 50 else 60
         self._bias = 0
+        if low_code is None:
+            low_code = self.code_for(_LOW_R_PER_R0 * r0)
+        self._low = low_code
+        self._high = self.code_for(pt100.resistance(high_c, r0))
         cs.init(cs.OUT, value=1)
+        self.init()
+
+    def init(self):
+        """(Re)write configuration and thresholds; clear latched faults."""
         self._write_cfg(0)
-        self.set_thresholds(low_code, self.code_for(pt100.resistance(high_c, r0)))
+        self.set_thresholds(self._low, self._high)
         self.clear_fault()
 
     # -- register access ------------------------------------------------
@@ -153,6 +214,10 @@ class MAX31865:
         self._bias = 0
         self._write_cfg(0)
 
+    # the board's probe interface: prepare (bias on, settle_ms), idle
+    prepare = bias_on
+    idle = bias_off
+
     def start_one_shot(self):
         """Start one conversion (bias must be on and settled).  The chip
         samples when CS rises; the result is ready conversion_ms later."""
@@ -163,6 +228,40 @@ class MAX31865:
         r = self._read(_REG_RTD_MSB, self._r2)
         self.fault_flag = bool(r[1] & 1)
         return ((r[0] << 8) | r[1]) >> 1
+
+    def read(self):
+        """Finish a conversion (bias on, one-shot done): degrees C, or None
+        with self.fault set.  One 8-byte transfer; no allocation."""
+        r = self._read(_REG_CONFIG, self._r8)
+        a = r[0]
+        o = a
+        for i in range(1, 8):
+            a &= r[i]
+            o |= r[i]
+        if a == 0xFF:
+            self.fault = FAULT_BUS_ONES
+            return None
+        if o == 0:
+            self.fault = FAULT_BUS_ZEROS
+            return None
+        word = (r[1] << 8) | r[2]
+        if (r[0] & ~(_CFG_ONE_SHOT | _CFG_FAULT_CLEAR | _CFG_FAULT_BITS)) != (self._cfg | self._bias) \
+                or ((r[3] << 8) | r[4]) >> 1 != self._high or ((r[5] << 8) | r[6]) >> 1 != self._low:
+            self.fault = FAULT_CONFIG
+            self.init()  # a chip that reset comes back with FFFFh/0000h thresholds
+            return None
+        f = r[7]
+        if word & 1 or f:
+            self.clear_fault()
+            self.fault = f if f else FAULT_FLAG_ONLY
+            self.fault_flag = True
+            return None
+        self.fault = 0
+        code = word >> 1
+        if code == 0 or code == 0x7FFF:  # the thresholds make these faults; be sure
+            self.fault = FAULT_LOW if code == 0 else FAULT_HIGH
+            return None
+        return pt100.temperature(code * self.rref / FULL_SCALE, self.r0)
 
     def ohms(self, code):
         return code * self.rref / FULL_SCALE

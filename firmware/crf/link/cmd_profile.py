@@ -66,7 +66,7 @@ def c_profile_list(s, a):
         path = d + "/" + fn
         out.append({"name": fn[:-5], "bytes": os.stat(path)[6], "sha256": _sha_file(s, path)})
         size += len(fn) + 100
-    r = {"profiles": out}
+    r = {"profiles": out}  # type: dict
     if more:
         r["more"] = True
     return r

@@ -94,7 +94,7 @@ def c_log_list(s, a):
         out.append({"run": run, "acked": acked, "bytes": log.size(run) if is_open else n,
                     "open": is_open})
         size += 60
-    r = {"runs": out}
+    r = {"runs": out}  # type: dict
     if more:
         r["more"] = True
     return r

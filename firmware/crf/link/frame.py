@@ -218,7 +218,7 @@ class Decoder:
         if n < 0 or n > size:
             n = size
         buf = self._buf
-        out = ()
+        out = ()  # type: tuple | list
         src = None
         i = 0
         while i < n:
@@ -242,7 +242,7 @@ class Decoder:
                     f = self._frame(start, z)
                     if f is not None:
                         if out:
-                            out.append(f)
+                            out.append(f)  # type: ignore[union-attr]
                         else:
                             out = [f]
                 start = z + 1
@@ -378,7 +378,7 @@ class ReplyCache:
         self._id = [-1] * slots
         self._cmd = [0] * slots
         self._crc = [0] * slots
-        self._reply = [None] * slots
+        self._reply = [None] * slots  # type: list
         self._next = 0
 
     def get(self, req_id, command, payload):
