@@ -24,6 +24,7 @@ DEFAULTS = {
     "chamber_kd": 0.0,
     "chamber_d_filter_s": 2.0,
     "chamber_i_band_c": 1.5,      # integrate only near the setpoint: no windup on big moves
+    "chamber_gain_schedule": [],  # rows [t_c, kp, ki, kd]: gains by chamber temperature (crf tune)
     # sample loop (cascade): output is the chamber lead in K
     "sample_kp": 4.0,
     "sample_ki": 0.02,
@@ -83,6 +84,13 @@ def check(values):
         if key not in DEFAULTS:
             raise ConfigError("config: %s: unknown setting" % key)
         v = values[key]
+        if key == "chamber_gain_schedule":
+            from crf.control import schedule
+            try:
+                cfg[key] = schedule.check(v, key)
+            except ValueError as ex:
+                raise ConfigError(str(ex))
+            continue
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ConfigError("config: %s: must be a number" % key)
         lo, hi = _LIMITS[key]

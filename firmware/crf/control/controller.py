@@ -13,6 +13,7 @@
 # curve) multiplies tau. The PI only trims what the model misses.
 from crf.control.pid import PID
 from crf.control.split import split_range
+from crf.control import schedule
 
 MODE_OFF = 0
 MODE_CHAMBER = 1
@@ -160,6 +161,9 @@ class Controller:
         cool_w = ln2_cooling_w(cfg, chamber_c)
         heat_w = cfg["heater_w"]
         pid = self.chamber_pid
+        sch = cfg.get("chamber_gain_schedule")
+        if sch:
+            pid.kp, pid.ki, pid.kd = schedule.gains(sch, chamber_c)
         pid.set_limits(-cool_w, heat_w)
         p_w = pid.update(sp, chamber_c, dt_ms, ff_w)
         self.power_w = p_w

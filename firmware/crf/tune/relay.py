@@ -1,0 +1,264 @@
+# The relay experiment at each test temperature (state machine, one call per
+# control tick); the phases are described in session.py. Ending a
+# temperature (identification, gains) and the whole tune is result.py.
+import array
+from crf.control.controller import MODE_CHAMBER, ln2_cooling_w
+from crf.control.split import split_range
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+MIN_C = -150.0              # test temperatures the freezer can hold (LN2 .. heater)
+MAX_C = 40.0
+TEMPS_MAX = const(4)
+APPROACH_C_MIN = 8.0
+SETTLE_C = 0.5
+SETTLE_S = const(60)
+EPS_MIN_C = 0.05
+RELAY_FRAC = 0.5            # d = this share of the smaller of cooling / heating reserve
+SKIP = const(4)             # half cycles left out (transient, bias adapting)
+MEASURE = const(8)          # half cycles measured
+RELAY_MAX_S = const(900)
+STEP_S = const(60)          # step-response samples kept (1 s each)
+RING = const(128)           # live samples for tune_status
+
+
+class Session:
+    def __init__(self, app, at, band, lo, hi, limit_ms, who):
+        self.app = app
+        self.at = at
+        self.band = band
+        self.lo = lo
+        self.hi = hi
+        self.limit_ms = limit_ms
+        self.who = who
+        self.index = 0
+        self.results = []           # per temperature: dict
+        self.state = "running"
+        self.reason = None
+        self.t_ms = 0               # since the tune started
+        self.ring_c = array.array("f", bytes(4 * RING))
+        self.ring_w = array.array("f", bytes(4 * RING))
+        self.n = 0                  # samples taken (ring index = n % RING)
+        self.run_id = None
+        self._begin(at[0])
+
+    # -- per temperature ---------------------------------------------------
+    def _begin(self, target):
+        self.target = target
+        self.phase = "approach"
+        self.phase_ms = 0
+        self.temp_ms = 0
+        self.sp = self.app.chamber_c
+        self.ctl_reset = True
+        self._stable_ms = 0
+        self._nw = 0
+        self._d2 = 0.0              # sum of squared successive differences (settle window)
+        self._nd = 0
+        self._w = 0.0               # sum of power over the settle window
+        self._last = None
+        self.noise = None
+        self.u0 = 0.0
+        self.d = 0.0
+        self.eps = 0.0
+        self.out = 0                # relay: -1 cooling, +1 heating
+        self.sw_t = []
+        self.peak_v = []
+        self.peak_t = []
+        self.step_t = []
+        self.step_v = []
+        self._ext = 0.0
+        self._ext_t = 0.0
+
+    def phase_note(self):
+        if self.phase == "approach":
+            d = "tune: %d/%d approach %.1f C" % (self.index + 1, len(self.at), self.target)
+        elif self.phase == "settle":
+            d = "tune: settle at %.1f C" % self.target
+        else:
+            d = "tune: relay at %.1f C, d %.0f W, eps %.3f K, noise %.3f K, u0 %.0f W" % (
+                self.target, self.d, self.eps, self.noise, self.u0)
+        self.app.note("note", self.who, d)
+
+    # -- the app's control tick --------------------------------------------
+    def control(self, dt_ms, sample_f):
+        app = self.app
+        self.t_ms += dt_ms
+        self.phase_ms += dt_ms
+        self.temp_ms += dt_ms
+        app.run_ms = self.t_ms
+        why = self._unsafe()
+        if why:
+            self.finish("aborted", why)
+            return
+        pv = app.chamber_c
+        if self.phase == "relay":
+            w = self._relay(pv)
+        else:
+            w = self._hold(dt_ms, pv, sample_f)
+        if self.state != "running":
+            return
+        i = self.n % RING
+        self.ring_c[i] = pv
+        self.ring_w[i] = w
+        self.n += 1
+        log = app.log
+        if log is not None and log.f is not None:
+            ctl = app.ctl
+            log.sample(self.t_ms, self.index, pv, app.sample_c, self.sp, None,
+                       ctl.ln2_duty, ctl.heater_duty, 1)
+
+    def _unsafe(self):
+        app = self.app
+        b = app.board
+        if b.door_open():
+            return "door opened"
+        if b.chamber_fault or app.chamber_c is None:
+            return "chamber probe fault"
+        if not b.ln2_supply_ok():
+            return "LN2 supply lost"
+        from crf.tune.session import alarm
+        al = alarm(app)
+        if al:
+            return "alarm %s" % al
+        c = app.chamber_c
+        if c < self.lo or c > self.hi:
+            return "chamber %.1f C outside the limits %.1f .. %.1f C" % (c, self.lo, self.hi)
+        if self.phase == "relay" and abs(c - self.target) > self.band:
+            return "chamber %.1f C more than %.1f K from %.1f C during the relay test" % (
+                c, self.band, self.target)
+        if self.temp_ms > self.limit_ms:
+            return "no result at %.1f C within %d min" % (self.target, self.limit_ms // 60000)
+        return None
+
+    def _hold(self, dt_ms, pv, sample_f):
+        # Approach and settle with the controller in force (gains unchanged).
+        app = self.app
+        ctl = app.ctl
+        step = APPROACH_C_MIN / 60.0 * dt_ms * 0.001
+        rate = 0.0
+        if self.sp > self.target + step:
+            self.sp -= step
+            rate = -APPROACH_C_MIN / 60.0
+        elif self.sp < self.target - step:
+            self.sp += step
+            rate = APPROACH_C_MIN / 60.0
+        else:
+            self.sp = self.target
+        if self.ctl_reset:
+            ctl.reset()
+            ctl.chamber_sp = pv
+            self.ctl_reset = False
+        ctl.update(dt_ms, MODE_CHAMBER, self.sp, rate, 0.0, 0.0, pv, sample_f)
+        w = ctl.power_w
+        if self.phase == "approach":
+            if self.sp == self.target:
+                self.phase = "settle"
+                self.phase_ms = 0
+                self.phase_note()
+            return w
+        if abs(pv - self.target) > SETTLE_C:
+            self._stable_ms = 0
+            self._nw = 0
+            self._d2 = 0.0
+            self._nd = 0
+            self._w = 0.0
+            self._last = None
+            return w
+        self._stable_ms += dt_ms
+        self._nw += 1
+        if self._last is not None:
+            dd = pv - self._last
+            self._d2 += dd * dd
+            self._nd += 1
+        self._last = pv
+        self._w += w
+        if self._stable_ms >= SETTLE_S * 1000 and self._nd:
+            self._start_relay()
+        return w
+
+    def _start_relay(self):
+        app = self.app
+        cfg = app.cfg
+        self.noise = (self._d2 / self._nd / 2.0) ** 0.5
+        self.u0 = self._w / self._nw
+        self.eps = 3.0 * self.noise if 3.0 * self.noise > EPS_MIN_C else EPS_MIN_C
+        cool = ln2_cooling_w(cfg, self.target) + self.u0
+        heat = cfg["heater_w"] - self.u0
+        res = cool if cool < heat else heat
+        if res <= 0.0:
+            self.finish("refused", "no cooling or heating reserve at %.1f C (holding takes %.0f W)" % (
+                self.target, self.u0))
+            return
+        self.d = RELAY_FRAC * res
+        self.phase = "relay"
+        self.phase_ms = 0
+        self.out = -1
+        self.sw_t = [0.0]
+        self._ext = -1e9
+        self.phase_note()
+
+    def _relay(self, pv):
+        t = self.phase_ms * 0.001
+        e = pv - self.target
+        if len(self.step_t) < STEP_S:
+            self.step_t.append(t)
+            self.step_v.append(e)
+        if self.out < 0:
+            if e > self._ext:
+                self._ext = e
+                self._ext_t = t
+            if e < -self.eps:
+                self._switch(t, 1)
+        else:
+            if e < self._ext:
+                self._ext = e
+                self._ext_t = t
+            if e > self.eps:
+                self._switch(t, -1)
+        if self.state == "running" and self.phase == "relay" and self.phase_ms > RELAY_MAX_S * 1000:
+            self._conclude()
+        if self.phase != "relay":
+            return 0.0
+        w = self.u0 + self.out * self.d
+        self._drive(w)
+        return w
+
+    def _switch(self, t, out):
+        self.peak_v.append(self._ext)
+        self.peak_t.append(self._ext_t)
+        self.sw_t.append(t)
+        self.out = out
+        self._ext = -1e9 if out < 0 else 1e9
+        n = len(self.sw_t) - 1          # completed half cycles
+        if 2 <= n <= SKIP and n % 2 == 0:
+            # Bias: a longer cooling half (n-2) than heating half means cooling is short.
+            hc = self.sw_t[n - 1] - self.sw_t[n - 2]
+            hh = self.sw_t[n] - self.sw_t[n - 1]
+            self.u0 -= 0.5 * self.d * (hc - hh) / (hc + hh)
+        if n >= SKIP + MEASURE:
+            self._conclude()
+
+    def _drive(self, w):
+        app = self.app
+        cfg = app.cfg
+        ctl = app.ctl
+        cool = ln2_cooling_w(cfg, app.chamber_c)
+        u = w / cool if w < 0.0 else w / cfg["heater_w"]
+        ctl.ln2_duty, ctl.heater_duty = split_range(u, cfg["dead_band"])
+        ctl.power_w = w
+
+    def _conclude(self):
+        from crf.tune import result
+        return result.conclude(self)
+
+    def finish(self, state, reason):
+        from crf.tune import result
+        return result.finish(self, state, reason)
+
+    def status(self, since):
+        from crf.tune import result
+        return result.status(self, since)

@@ -1,0 +1,115 @@
+# The autotune session (start, limits, unload; the experiment is relay.py,
+# its result result.py): a relay experiment on the chamber loop at each test
+# temperature, run by the app's control tick while app.tuning is set (the
+# profile engine is idle then). Per temperature:
+#   approach  the present controller brings the chamber to the target, the
+#             setpoint moving at APPROACH_C_MIN
+#   settle    setpoint held until the chamber stays within SETTLE_C for
+#             SETTLE_S; there the reading noise (from successive differences)
+#             and the holding power u0 are measured
+#   relay     heat into the chamber switched between u0 - d and u0 + d at
+#             setpoint -+ eps, eps = max(3 noise, EPS_MIN_C); the first
+#             switch (to cooling, from rest) is the step response that gives
+#             the dead time; the bias u0 adapts during the first SKIP half
+#             cycles so the cycle is symmetric, then MEASURE half cycles are
+#             measured; at most RELAY_MAX_S
+# then identify.py fits the model and rule.py computes the gains; anything
+# not clean refuses the proposal, saying why. The engineer's limits (band
+# around the target, absolute min/max, minutes per temperature), the door,
+# the chamber probe, the LN2 supply and active alarms abort the tune with
+# the outputs off. Gains change only with `tune apply`; the result goes to
+# <root>/tune.json, the raw data to a run record (header "kind": "tune").
+import sys
+from crf.tune.relay import Session, MIN_C, MAX_C, TEMPS_MAX
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+RESULT = "/tune.json"
+
+def result_path(root):
+    return (root if root != "/" else "") + RESULT
+
+
+def unload(app):
+    """Drop the session and the crf.tune package: no heap kept between tunes."""
+    app.tuning = None
+    for name in list(sys.modules):
+        if name == "crf.tune" or name.startswith("crf.tune."):
+            del sys.modules[name]
+    import crf
+    try:
+        delattr(crf, "tune")
+    except AttributeError:
+        pass
+
+
+class NotNow(ValueError):
+    """A tune refused for the freezer's state (run, door, probe, supply, alarm)."""
+
+
+def _num(a, key, lo, hi, default):
+    v = a.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
+        raise ValueError("%s: a number %s..%s is needed" % (key, lo, hi))
+    return float(v)
+
+
+def start(app, a, who):
+    """Check the request and start; returns the session. ValueError says why not."""
+    temps = a.get("at", [-20.0, -60.0])
+    if not isinstance(temps, list) or not 0 < len(temps) <= TEMPS_MAX:
+        raise ValueError("at: a list of 1..%d test temperatures is needed" % TEMPS_MAX)
+    at = []
+    for t in temps:
+        if isinstance(t, bool) or not isinstance(t, (int, float)):
+            raise ValueError("at: temperatures must be numbers")
+        if not MIN_C <= t <= MAX_C:
+            raise ValueError("at: %s C is outside the freezer's tuning range %s..%s C" % (t, MIN_C, MAX_C))
+        at.append(float(t))
+    band = _num(a, "band_c", 0.5, 20.0, 5.0)
+    lo = _num(a, "min_c", MIN_C - 10.0, MAX_C, min(at) - band - 5.0)
+    hi = _num(a, "max_c", MIN_C, MAX_C + 10.0, max(max(at) + band + 5.0, 30.0))
+    limit = _num(a, "minutes", 5, 120, 45)
+    for t in at:
+        if not lo < t < hi:
+            raise ValueError("at: %s C is outside the limits min_c %s .. max_c %s" % (t, lo, hi))
+    b = app.board
+    if app.running():
+        raise NotNow("a run is in progress: tune between runs")
+    if app.tuning is not None:
+        raise NotNow("an autotune is already in progress")
+    if b.door_open():
+        raise NotNow("the door is open: close it before tuning")
+    if app.chamber_c is None or b.chamber_fault:
+        raise NotNow("the chamber probe has no valid reading")
+    if not b.ln2_supply_ok():
+        raise NotNow("no LN2 supply")
+    al = alarm(app)
+    if al:
+        raise NotNow("alarm active: %s" % al)
+    if not lo < app.chamber_c < hi:
+        raise NotNow("the chamber (%.1f C) is outside the limits min_c %s .. max_c %s" % (
+            app.chamber_c, lo, hi))
+    s = Session(app, at, band, lo, hi, int(limit * 60000), who)
+    from crf.tune import result
+    result.open_record(s, a)
+    app.tuning = s
+    app.run_ms = 0
+    app.valve.reset()
+    b.set_fan(True)
+    s.phase_note()
+    return s
+
+
+def alarm(app):
+    al = getattr(app, "alarms", None)
+    if al is None:
+        return None
+    for row in al.active():
+        if getattr(row, "active", True):
+            return str(getattr(row, "code", "alarm"))
+    return None
