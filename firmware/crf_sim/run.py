@@ -215,6 +215,16 @@ def main(argv):
                 if opts["tune_out"]:
                     copy_file(board.storage_root + "/tune.json", opts["tune_out"])
                 break
+        if opts["autotune"] and app.chamber_c is not None:
+            # Headless autotune through the link command's code path (crf.link.cmd_tune).
+            if not tuned:
+                from crf.link import cmd_tune
+                cmd_tune.start(app, {"at": [float(t) for t in opts["autotune"].split(",")]}, "sim")
+                tuned = True
+            elif app.tuning is None:
+                if opts["tune_out"]:
+                    copy_file(board.storage_root + "/tune.json", opts["tune_out"])
+                break
         if autostart and not started and app.chamber_c is not None:
             app.start_run(autostart, opts["batch"], "", opts["operator"])
             started = True

@@ -20,7 +20,7 @@ def start(app, a, who):
     import gc
     # One module at a time, with a collection before each: the compiler's
     # scratch needs the heap in large pieces (docs/architecture.md).
-    for m in ("crf.tune.identify", "crf.tune.rule", "crf.tune.relay", "crf.tune.result",
+    for m in ("crf.tune.identify", "crf.tune.rule", "crf.tune.settle", "crf.tune.relay", "crf.tune.result",
               "crf.tune.session"):
         gc.collect()
         __import__(m)

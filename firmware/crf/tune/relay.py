@@ -2,7 +2,8 @@
 # control tick); the phases are described in session.py. Ending a
 # temperature (identification, gains) and the whole tune is result.py.
 import array
-from crf.control.controller import MODE_CHAMBER, ln2_cooling_w
+from crf.control.controller import ln2_cooling_w
+from crf.tune import settle
 from crf.control.split import split_range
 
 try:
@@ -14,11 +15,6 @@ except ImportError:
 MIN_C = -150.0              # test temperatures the freezer can hold (LN2 .. heater)
 MAX_C = 40.0
 TEMPS_MAX = const(4)
-APPROACH_C_MIN = 8.0
-SETTLE_C = 0.5
-SETTLE_S = const(60)
-EPS_MIN_C = 0.05
-RELAY_FRAC = 0.5            # d = this share of the smaller of cooling / heating reserve
 SKIP = const(4)             # half cycles left out (transient, bias adapting)
 MEASURE = const(8)          # half cycles measured
 RELAY_MAX_S = const(900)
@@ -44,6 +40,15 @@ class Session:
         self.ring_w = array.array("f", bytes(4 * RING))
         self.n = 0                  # samples taken (ring index = n % RING)
         self.run_id = None
+        self.rf = None              # the result file, open from the start
+        # Preallocated logs (no allocation per tick): relay switches, the
+        # extremum after each, and the step response that starts the relay.
+        k = SKIP + MEASURE + 1
+        self.sw_t = array.array("f", bytes(4 * k))
+        self.peak_v = array.array("f", bytes(4 * k))
+        self.peak_t = array.array("f", bytes(4 * k))
+        self.step_t = array.array("f", bytes(4 * STEP_S))
+        self.step_v = array.array("f", bytes(4 * STEP_S))
         self._begin(at[0])
 
     # -- per temperature ---------------------------------------------------
@@ -65,11 +70,8 @@ class Session:
         self.d = 0.0
         self.eps = 0.0
         self.out = 0                # relay: -1 cooling, +1 heating
-        self.sw_t = []
-        self.peak_v = []
-        self.peak_t = []
-        self.step_t = []
-        self.step_v = []
+        self.nsw = 0                # relay switches logged (incl. the start)
+        self.nstep = 0              # step-response samples logged
         self._ext = 0.0
         self._ext_t = 0.0
 
@@ -90,7 +92,7 @@ class Session:
         self.phase_ms += dt_ms
         self.temp_ms += dt_ms
         app.run_ms = self.t_ms
-        why = self._unsafe()
+        why = settle.unsafe(self)
         if why:
             self.finish("aborted", why)
             return
@@ -98,7 +100,7 @@ class Session:
         if self.phase == "relay":
             w = self._relay(pv)
         else:
-            w = self._hold(dt_ms, pv, sample_f)
+            w = settle.hold(self, dt_ms, pv, sample_f)
         if self.state != "running":
             return
         i = self.n % RING
@@ -111,102 +113,14 @@ class Session:
             log.sample(self.t_ms, self.index, pv, app.sample_c, self.sp, None,
                        ctl.ln2_duty, ctl.heater_duty, 1)
 
-    def _unsafe(self):
-        app = self.app
-        b = app.board
-        if b.door_open():
-            return "door opened"
-        if b.chamber_fault or app.chamber_c is None:
-            return "chamber probe fault"
-        if not b.ln2_supply_ok():
-            return "LN2 supply lost"
-        from crf.tune.session import alarm
-        al = alarm(app)
-        if al:
-            return "alarm %s" % al
-        c = app.chamber_c
-        if c < self.lo or c > self.hi:
-            return "chamber %.1f C outside the limits %.1f .. %.1f C" % (c, self.lo, self.hi)
-        if self.phase == "relay" and abs(c - self.target) > self.band:
-            return "chamber %.1f C more than %.1f K from %.1f C during the relay test" % (
-                c, self.band, self.target)
-        if self.temp_ms > self.limit_ms:
-            return "no result at %.1f C within %d min" % (self.target, self.limit_ms // 60000)
-        return None
-
-    def _hold(self, dt_ms, pv, sample_f):
-        # Approach and settle with the controller in force (gains unchanged).
-        app = self.app
-        ctl = app.ctl
-        step = APPROACH_C_MIN / 60.0 * dt_ms * 0.001
-        rate = 0.0
-        if self.sp > self.target + step:
-            self.sp -= step
-            rate = -APPROACH_C_MIN / 60.0
-        elif self.sp < self.target - step:
-            self.sp += step
-            rate = APPROACH_C_MIN / 60.0
-        else:
-            self.sp = self.target
-        if self.ctl_reset:
-            ctl.reset()
-            ctl.chamber_sp = pv
-            self.ctl_reset = False
-        ctl.update(dt_ms, MODE_CHAMBER, self.sp, rate, 0.0, 0.0, pv, sample_f)
-        w = ctl.power_w
-        if self.phase == "approach":
-            if self.sp == self.target:
-                self.phase = "settle"
-                self.phase_ms = 0
-                self.phase_note()
-            return w
-        if abs(pv - self.target) > SETTLE_C:
-            self._stable_ms = 0
-            self._nw = 0
-            self._d2 = 0.0
-            self._nd = 0
-            self._w = 0.0
-            self._last = None
-            return w
-        self._stable_ms += dt_ms
-        self._nw += 1
-        if self._last is not None:
-            dd = pv - self._last
-            self._d2 += dd * dd
-            self._nd += 1
-        self._last = pv
-        self._w += w
-        if self._stable_ms >= SETTLE_S * 1000 and self._nd:
-            self._start_relay()
-        return w
-
-    def _start_relay(self):
-        app = self.app
-        cfg = app.cfg
-        self.noise = (self._d2 / self._nd / 2.0) ** 0.5
-        self.u0 = self._w / self._nw
-        self.eps = 3.0 * self.noise if 3.0 * self.noise > EPS_MIN_C else EPS_MIN_C
-        cool = ln2_cooling_w(cfg, self.target) + self.u0
-        heat = cfg["heater_w"] - self.u0
-        res = cool if cool < heat else heat
-        if res <= 0.0:
-            self.finish("refused", "no cooling or heating reserve at %.1f C (holding takes %.0f W)" % (
-                self.target, self.u0))
-            return
-        self.d = RELAY_FRAC * res
-        self.phase = "relay"
-        self.phase_ms = 0
-        self.out = -1
-        self.sw_t = [0.0]
-        self._ext = -1e9
-        self.phase_note()
-
     def _relay(self, pv):
         t = self.phase_ms * 0.001
         e = pv - self.target
-        if len(self.step_t) < STEP_S:
-            self.step_t.append(t)
-            self.step_v.append(e)
+        k = self.nstep
+        if k < STEP_S:
+            self.step_t[k] = t
+            self.step_v[k] = e
+            self.nstep = k + 1
         if self.out < 0:
             if e > self._ext:
                 self._ext = e
@@ -228,12 +142,14 @@ class Session:
         return w
 
     def _switch(self, t, out):
-        self.peak_v.append(self._ext)
-        self.peak_t.append(self._ext_t)
-        self.sw_t.append(t)
+        k = self.nsw
+        self.peak_v[k - 1] = self._ext
+        self.peak_t[k - 1] = self._ext_t
+        self.sw_t[k] = t
+        self.nsw = k + 1
         self.out = out
         self._ext = -1e9 if out < 0 else 1e9
-        n = len(self.sw_t) - 1          # completed half cycles
+        n = k                           # completed half cycles
         if 2 <= n <= SKIP and n % 2 == 0:
             # Bias: a longer cooling half (n-2) than heating half means cooling is short.
             hc = self.sw_t[n - 1] - self.sw_t[n - 2]

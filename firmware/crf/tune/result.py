@@ -21,9 +21,11 @@ def conclude(self):
          "noise_c": round(self.noise, 4), "eps_c": round(self.eps, 4),
          "d_w": round(self.d, 1), "u0_w": round(self.u0, 1)}
     self.results.append(r)
-    th_step = identify.dead_time(self.step_t, self.step_v, self.noise, self.eps)
+    k = self.nstep
+    th_step = identify.dead_time(self.step_t[:k], self.step_v[:k], self.noise, self.eps)
     r["step_dead_time_s"] = th_step
-    fig, why = identify.cycles(self.sw_t, self.peak_v, self.peak_t, SKIP)
+    k = self.nsw
+    fig, why = identify.cycles(self.sw_t[:k], self.peak_v[:k - 1], self.peak_t[:k - 1], SKIP)
     if fig is None:
         return finish(self, "refused", "%.1f C: %s" % (self.target, why))
     r["relay"] = {"a_c": round(fig["a_c"], 4), "pu_s": round(fig["pu_s"], 2),
@@ -89,7 +91,7 @@ def status(self, since):
         pts.append([round(self.ring_c[i], 3), round(self.ring_w[i], 1)])
     return {"state": self.state, "phase": self.phase, "at_c": self.target,
             "index": self.index + 1, "of": len(self.at), "t_s": self.t_ms // 1000,
-            "phase_s": self.phase_ms // 1000, "half_cycles": len(self.sw_t) - 1 if self.phase == "relay" else 0,
+            "phase_s": self.phase_ms // 1000, "half_cycles": self.nsw - 1 if self.phase == "relay" else 0,
             "half_cycles_needed": SKIP + MEASURE, "eps_c": self.eps, "d_w": self.d,
             "u0_w": self.u0, "sp_c": self.sp, "n": n, "first": first, "samples": pts,
             "run": self.run_id}
@@ -116,21 +118,37 @@ def finish(self, state, reason):
         out["current"] = {k: app.cfg.get(k) for k in self.proposal}
     detail = "tune: %s%s" % (state, "" if reason is None else ": " + reason)
     app.note("note", self.who, detail[:200])
-    root = app.board.storage_root
-    text = json.dumps(out)
-    out = None
-    self.sw_t = self.peak_v = self.peak_t = self.step_t = self.step_v = None
-    import gc
-    gc.collect()                # open() takes ~1 KB in one piece
+    # Written piece by piece into the file opened at the start: no large
+    # string and no open() at the end of the tune on a fragmented heap.
+    f = self.rf
+    self.rf = None
     try:
-        path = result_path(root)
-        tmp = path[:-5] + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(text)
+        if f is None:
+            raise OSError("result file not open")
+        sep = "{"
+        for k in out:
+            f.write(sep + json.dumps(k) + ":")
+            sep = ","
+            v = out[k]
+            if k == "results":
+                c = "["
+                for x in v:
+                    f.write(c)
+                    f.write(json.dumps(x))
+                    c = ","
+                f.write("[]" if c == "[" else "]")
+            else:
+                f.write(json.dumps(v))
+        f.write("}")
+        f.close()
+        f = None
+        path = result_path(app.board.storage_root)
         import os
-        os.rename(tmp, path)
-    except OSError as ex:
-        app.note("note", self.who, "tune: result not stored: %s" % ex)
+        os.rename(path[:-5] + ".tmp", path)
+    except (OSError, MemoryError) as ex:
+        app.note("note", self.who, "tune: result not stored: %r" % ex)
+    if f is not None:
+        f.close()
     log = app.log
     if log is not None and log.f is not None:
         log.seal(self.t_ms, app.clock.rtc_s(),

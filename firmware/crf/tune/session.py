@@ -8,7 +8,7 @@
 #             SETTLE_S; there the reading noise (from successive differences)
 #             and the holding power u0 are measured
 #   relay     heat into the chamber switched between u0 - d and u0 + d at
-#             setpoint -+ eps, eps = max(3 noise, EPS_MIN_C); the first
+#             setpoint -+ eps, eps = max(2 noise, EPS_MIN_C); the first
 #             switch (to cooling, from rest) is the step response that gives
 #             the dead time; the bias u0 adapts during the first SKIP half
 #             cycles so the cycle is symmetric, then MEASURE half cycles are
@@ -97,6 +97,8 @@ def start(app, a, who):
     s = Session(app, at, band, lo, hi, int(limit * 60000), who)
     from crf.tune import result
     result.open_record(s, a)
+    path = result_path(b.storage_root)
+    s.rf = open(path[:-5] + ".tmp", "w")    # written at the end (result.finish)
     app.tuning = s
     app.run_ms = 0
     app.valve.reset()
