@@ -134,6 +134,9 @@ def main(argv):
     plant = Plant(spec, seed)
     speed = 0.0 if opts["speed"] == "max" else float(opts["speed"])
     board = VirtualBoard(plant, speed)
+    # Tick-jitter histogram: 4 KB in one piece, so taken before the firmware
+    # fragments the heap.
+    hist = array.array("I", bytes(4 * _BINS)) if speed > 0 else None
     # Without --flash the image is a scratch file, removed at exit.
     flash = opts["flash"] or "/tmp/crf-virtual-flash-%d.img" % (time.time_ns() % 1000000007)
     dev = flashdev.mount(flash, board.storage_root)
@@ -180,7 +183,6 @@ def main(argv):
     ticks0 = None
     exit_code = 0
     jit = [0, None]             # control tick count, wall us of the last one
-    hist = array.array("I", bytes(4 * _BINS)) if speed > 0 else None
     period_us = app.cfg["control_period_ms"] * 1000 / speed if speed > 0 else 0
     while True:
         t0 = time.ticks_us()

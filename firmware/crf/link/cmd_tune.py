@@ -14,16 +14,35 @@ def _path(s):
     return (s.root if s.root != "/" else "") + "/tune.json"
 
 
+_PARTS = ("crf.tune.identify", "crf.tune.rule", "crf.tune.settle", "crf.tune.cycle",
+          "crf.tune.relay", "crf.tune.conclude", "crf.tune.record", "crf.tune.result",
+          "crf.tune.session")
+
+
+def _drop():
+    import sys
+    import crf
+    for m in _PARTS + ("crf.tune",):
+        sys.modules.pop(m, None)
+    if hasattr(crf, "tune"):
+        delattr(crf, "tune")
+
+
 def start(app, a, who):
     """Start a tune (link and the virtual freezer's --autotune); the session,
     or ValueError / session.NotNow saying why not."""
     import gc
     # One module at a time, with a collection before each: the compiler's
     # scratch needs the heap in large pieces (docs/architecture.md).
-    for m in ("crf.tune.identify", "crf.tune.rule", "crf.tune.settle", "crf.tune.relay", "crf.tune.result",
-              "crf.tune.session"):
+    for m in _PARTS:
         gc.collect()
-        __import__(m)
+        try:
+            __import__(m)
+        except MemoryError as ex:
+            _drop()
+            gc.collect()
+            raise MemoryError("not enough free memory to load the autotune (%s: %s; %d bytes free)"
+                              % (m, ex, gc.mem_free()))
     gc.collect()
     from crf.tune import session
     try:
@@ -46,6 +65,8 @@ def c_tune_start(s, a):
     except ValueError as ex:
         busy = type(ex).__name__ == "NotNow"
         raise Refused(F.ERR_BUSY if busy else F.ERR_BAD_ARGS, str(ex))
+    except MemoryError as ex:
+        raise Refused(F.ERR_BUSY, str(ex))
     s.audit.add(who, "engineer", "tune_start", {"at": t.at, "run": t.run_id, "band_c": t.band,
                                                 "min_c": t.lo, "max_c": t.hi,
                                                 "minutes": t.limit_ms // 60000})
@@ -75,6 +96,8 @@ def c_tune_stop(s, a):
 
 
 def _read(s):
+    import gc
+    gc.collect()                # the file's text in one piece
     try:
         with open(_path(s)) as f:
             return json.loads(f.read())
@@ -83,12 +106,21 @@ def _read(s):
 
 
 def c_tune_result(s, a):
+    """The last tune's result (tune.json) as a chunked transfer, read straight
+    into the link's chunk buffer: no copy of the text on the heap."""
     if s.app.tuning is not None:
         raise Refused(F.ERR_BUSY, "the autotune is still running (tune_status shows its progress)")
-    r = _read(s)
-    if r is None:
+    import os
+    from crf.record.reader import read_at
+    path = _path(s)
+    try:
+        total = os.stat(path)[6]
+    except OSError:
         raise Refused(F.ERR_NOT_FOUND, "no autotune result on this freezer")
-    return r
+    with open(path, "rb") as f:
+        return s.chunk_reply(lambda o, n, buf: read_at(f, buf, o, n),
+                             get_int(a, "offset", 0, 0x3FFFFFFF, 0), total,
+                             get_int(a, "n", 0, F.MAX_CHUNK, F.MAX_CHUNK))
 
 
 def c_tune_apply(s, a):

@@ -1,10 +1,10 @@
 # The relay experiment at each test temperature (state machine, one call per
 # control tick); the phases are described in session.py. Ending a
-# temperature (identification, gains) and the whole tune is result.py.
+# temperature is conclude.py, the whole tune result.py, the relay phase
+# cycle.py, approach and settle settle.py.
 import array
-from crf.control.controller import ln2_cooling_w
-from crf.tune import settle
-from crf.control.split import split_range
+from crf.tune import settle, cycle
+from crf.tune.cycle import SKIP, MEASURE, STEP_S
 
 try:
     from micropython import const
@@ -15,10 +15,6 @@ except ImportError:
 MIN_C = -150.0              # test temperatures the freezer can hold (LN2 .. heater)
 MAX_C = 40.0
 TEMPS_MAX = const(4)
-SKIP = const(4)             # half cycles left out (transient, bias adapting)
-MEASURE = const(8)          # half cycles measured
-RELAY_MAX_S = const(900)
-STEP_S = const(60)          # step-response samples kept (1 s each)
 RING = const(128)           # live samples for tune_status
 
 
@@ -98,7 +94,7 @@ class Session:
             return
         pv = app.chamber_c
         if self.phase == "relay":
-            w = self._relay(pv)
+            w = cycle.step(self, pv)
         else:
             w = settle.hold(self, dt_ms, pv, sample_f)
         if self.state != "running":
@@ -113,68 +109,14 @@ class Session:
             log.sample(self.t_ms, self.index, pv, app.sample_c, self.sp, None,
                        ctl.ln2_duty, ctl.heater_duty, 1)
 
-    def _relay(self, pv):
-        t = self.phase_ms * 0.001
-        e = pv - self.target
-        k = self.nstep
-        if k < STEP_S:
-            self.step_t[k] = t
-            self.step_v[k] = e
-            self.nstep = k + 1
-        if self.out < 0:
-            if e > self._ext:
-                self._ext = e
-                self._ext_t = t
-            if e < -self.eps:
-                self._switch(t, 1)
-        else:
-            if e < self._ext:
-                self._ext = e
-                self._ext_t = t
-            if e > self.eps:
-                self._switch(t, -1)
-        if self.state == "running" and self.phase == "relay" and self.phase_ms > RELAY_MAX_S * 1000:
-            self._conclude()
-        if self.phase != "relay":
-            return 0.0
-        w = self.u0 + self.out * self.d
-        self._drive(w)
-        return w
-
-    def _switch(self, t, out):
-        k = self.nsw
-        self.peak_v[k - 1] = self._ext
-        self.peak_t[k - 1] = self._ext_t
-        self.sw_t[k] = t
-        self.nsw = k + 1
-        self.out = out
-        self._ext = -1e9 if out < 0 else 1e9
-        n = k                           # completed half cycles
-        if 2 <= n <= SKIP and n % 2 == 0:
-            # Bias: a longer cooling half (n-2) than heating half means cooling is short.
-            hc = self.sw_t[n - 1] - self.sw_t[n - 2]
-            hh = self.sw_t[n] - self.sw_t[n - 1]
-            self.u0 -= 0.5 * self.d * (hc - hh) / (hc + hh)
-        if n >= SKIP + MEASURE:
-            self._conclude()
-
-    def _drive(self, w):
-        app = self.app
-        cfg = app.cfg
-        ctl = app.ctl
-        cool = ln2_cooling_w(cfg, app.chamber_c)
-        u = w / cool if w < 0.0 else w / cfg["heater_w"]
-        ctl.ln2_duty, ctl.heater_duty = split_range(u, cfg["dead_band"])
-        ctl.power_w = w
-
     def _conclude(self):
-        from crf.tune import result
-        return result.conclude(self)
+        from crf.tune import conclude
+        return conclude.conclude(self)
 
     def finish(self, state, reason):
         from crf.tune import result
         return result.finish(self, state, reason)
 
     def status(self, since):
-        from crf.tune import result
-        return result.status(self, since)
+        from crf.tune import record
+        return record.status(self, since)

@@ -95,8 +95,8 @@ def start(app, a, who):
         raise NotNow("the chamber (%.1f C) is outside the limits min_c %s .. max_c %s" % (
             app.chamber_c, lo, hi))
     s = Session(app, at, band, lo, hi, int(limit * 60000), who)
-    from crf.tune import result
-    result.open_record(s, a)
+    from crf.tune import record
+    record.open_record(s, a)
     path = result_path(b.storage_root)
     s.rf = open(path[:-5] + ".tmp", "w")    # written at the end (result.finish)
     app.tuning = s

@@ -1,0 +1,73 @@
+# The relay phase, one call per control tick: switch the heat into the
+# chamber between u0 - d and u0 + d at setpoint -+ eps, log the switches and
+# the extremum between them (preallocated arrays), adapt the bias during the
+# first SKIP half cycles, stop after SKIP + MEASURE half cycles or
+# RELAY_MAX_S. Functions of the relay Session (relay.py).
+from crf.control.controller import ln2_cooling_w
+from crf.control.split import split_range
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+SKIP = const(4)             # half cycles left out (transient, bias adapting)
+MEASURE = const(8)          # half cycles measured
+RELAY_MAX_S = const(900)
+STEP_S = const(60)          # step-response samples kept (1 s each)
+
+
+def step(self, pv):
+    t = self.phase_ms * 0.001
+    e = pv - self.target
+    k = self.nstep
+    if k < STEP_S:
+        self.step_t[k] = t
+        self.step_v[k] = e
+        self.nstep = k + 1
+    if self.out < 0:
+        if e > self._ext:
+            self._ext = e
+            self._ext_t = t
+        if e < -self.eps:
+            switch(self, t, 1)
+    else:
+        if e < self._ext:
+            self._ext = e
+            self._ext_t = t
+        if e > self.eps:
+            switch(self, t, -1)
+    if self.state == "running" and self.phase == "relay" and self.phase_ms > RELAY_MAX_S * 1000:
+        self._conclude()
+    if self.phase != "relay":
+        return 0.0
+    w = self.u0 + self.out * self.d
+    drive(self, w)
+    return w
+
+def switch(self, t, out):
+    k = self.nsw
+    self.peak_v[k - 1] = self._ext
+    self.peak_t[k - 1] = self._ext_t
+    self.sw_t[k] = t
+    self.nsw = k + 1
+    self.out = out
+    self._ext = -1e9 if out < 0 else 1e9
+    n = k                           # completed half cycles
+    if 2 <= n <= SKIP and n % 2 == 0:
+        # Bias: a longer cooling half (n-2) than heating half means cooling is short.
+        hc = self.sw_t[n - 1] - self.sw_t[n - 2]
+        hh = self.sw_t[n] - self.sw_t[n - 1]
+        self.u0 -= 0.5 * self.d * (hc - hh) / (hc + hh)
+    if n >= SKIP + MEASURE:
+        self._conclude()
+
+def drive(self, w):
+    app = self.app
+    cfg = app.cfg
+    ctl = app.ctl
+    cool = ln2_cooling_w(cfg, app.chamber_c)
+    u = w / cool if w < 0.0 else w / cfg["heater_w"]
+    ctl.ln2_duty, ctl.heater_duty = split_range(u, cfg["dead_band"])
+    ctl.power_w = w
