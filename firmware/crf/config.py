@@ -85,11 +85,7 @@ def check(values):
             raise ConfigError("config: %s: unknown setting" % key)
         v = values[key]
         if key == "chamber_gain_schedule":
-            from crf.control import schedule
-            try:
-                cfg[key] = schedule.check(v, key)
-            except ValueError as ex:
-                raise ConfigError(str(ex))
+            cfg[key] = _schedule(v, key)
             continue
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ConfigError("config: %s: must be a number" % key)
@@ -100,6 +96,21 @@ def check(values):
     if cfg["valve_min_on_ms"] + cfg["valve_min_off_ms"] > cfg["valve_period_ms"]:
         raise ConfigError("config: valve_period_ms: shorter than min on + min off")
     return cfg
+
+
+def _schedule(v, key):
+    # The check lives in its own module, loaded only for this key.
+    import sys
+    from crf.control import schedule
+    try:
+        return schedule.check(v, key)
+    except ValueError as ex:
+        raise ConfigError(str(ex))
+    finally:
+        sys.modules.pop("crf.control.schedule", None)
+        import crf.control
+        if hasattr(crf.control, "schedule"):
+            delattr(crf.control, "schedule")
 
 
 def load(path):

@@ -1,10 +1,11 @@
-# Chamber-loop gain schedule: gains interpolated by chamber temperature.
-# The configuration key chamber_gain_schedule holds rows [t_c, kp, ki, kd]
-# (W/K, W/(K s), W s/K) in increasing t_c; an empty list means "use
-# chamber_kp / chamber_ki / chamber_kd". Between rows the gains are linear in
-# temperature, outside them the nearest row's gains hold. Written by
-# `crf tune apply` when the autotune finds the plant differs enough between
-# its test temperatures (docs/commissioning.md).
+# Chamber-loop gain schedule, the check of the configuration key
+# chamber_gain_schedule: rows [t_c, kp, ki, kd] (W/K, W/(K s), W s/K) in
+# increasing t_c; an empty list means "use chamber_kp / chamber_ki /
+# chamber_kd". The controller interpolates the gains linearly in chamber
+# temperature between rows (nearest row outside them): Controller._gains.
+# Written by `crf tune apply` when the autotune finds the plant differs
+# enough between its test temperatures (docs/commissioning.md). Imported by
+# config.check only when the key is given, and dropped after.
 try:
     from micropython import const
 except ImportError:
@@ -42,18 +43,3 @@ def check(v, key="chamber_gain_schedule"):
     if len(out) == 1:
         raise ValueError("config: %s: one row is no schedule (set chamber_kp/ki/kd instead)" % key)
     return out
-
-
-def gains(rows, t_c):
-    """(kp, ki, kd) at chamber temperature t_c; rows non-empty and checked."""
-    first = rows[0]
-    if t_c <= first[0]:
-        return first[1], first[2], first[3]
-    for i in range(1, len(rows)):
-        b = rows[i]
-        if t_c <= b[0]:
-            a = rows[i - 1]
-            f = (t_c - a[0]) / (b[0] - a[0])
-            return (a[1] + f * (b[1] - a[1]), a[2] + f * (b[2] - a[2]), a[3] + f * (b[3] - a[3]))
-    last = rows[-1]
-    return last[1], last[2], last[3]

@@ -15,7 +15,7 @@ except ImportError:
 MIN_C = -150.0              # test temperatures the freezer can hold (LN2 .. heater)
 MAX_C = 40.0
 TEMPS_MAX = const(4)
-RING = const(128)           # live samples for tune_status
+RING = const(64)            # live samples for tune_status
 
 
 class Session:
@@ -36,7 +36,6 @@ class Session:
         self.ring_w = array.array("f", bytes(4 * RING))
         self.n = 0                  # samples taken (ring index = n % RING)
         self.run_id = None
-        self.rf = None              # the result file, open from the start
         # Preallocated logs (no allocation per tick): relay switches, the
         # extremum after each, and the step response that starts the relay.
         k = SKIP + MEASURE + 1
@@ -70,6 +69,11 @@ class Session:
         self.nstep = 0              # step-response samples logged
         self._ext = 0.0
         self._ext_t = 0.0
+
+    def facts(self):
+        """The tune's request, for the audit log."""
+        return {"at": self.at, "run": self.run_id, "band_c": self.band, "min_c": self.lo,
+                "max_c": self.hi, "minutes": self.limit_ms // 60000}
 
     def phase_note(self):
         if self.phase == "approach":
@@ -110,8 +114,22 @@ class Session:
                        ctl.ln2_duty, ctl.heater_duty, 1)
 
     def _conclude(self):
-        from crf.tune import conclude
-        return conclude.conclude(self)
+        # Identification and tuning are loaded for the end of each temperature
+        # only, and dropped again when the tune goes on.
+        import gc
+        import sys
+        parts = ("crf.tune.identify", "crf.tune.rule", "crf.tune.conclude")
+        try:
+            for m in parts:
+                gc.collect()
+                __import__(m)
+        except MemoryError:
+            return self.finish("aborted", "not enough free memory to compute the model")
+        sys.modules["crf.tune.conclude"].conclude(self)
+        if self.state == "running":
+            for m in parts:
+                drop(m)
+        return None
 
     def finish(self, state, reason):
         from crf.tune import result
@@ -120,3 +138,14 @@ class Session:
     def status(self, since):
         from crf.tune import record
         return record.status(self, since)
+
+
+def drop(name):
+    """Forget module `name` of the package (sys.modules and the package's
+    attribute), so its code is freed."""
+    import sys
+    sys.modules.pop(name, None)
+    pkg = sys.modules.get("crf.tune")
+    short = name.rsplit(".", 1)[1]
+    if pkg is not None and hasattr(pkg, short):
+        delattr(pkg, short)

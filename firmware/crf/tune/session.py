@@ -1,5 +1,5 @@
-# The autotune session (start, limits, unload; the experiment is relay.py,
-# its result result.py): a relay experiment on the chamber loop at each test
+# The autotune's start: the request and the freezer checked, the session
+# begun (the experiment is relay.py, its end result.py). Loaded for the start only: a relay experiment on the chamber loop at each test
 # temperature, run by the app's control tick while app.tuning is set (the
 # profile engine is idle then). Per temperature:
 #   approach  the present controller brings the chamber to the target, the
@@ -19,33 +19,14 @@
 # the chamber probe, the LN2 supply and active alarms abort the tune with
 # the outputs off. Gains change only with `tune apply`; the result goes to
 # <root>/tune.json, the raw data to a run record (header "kind": "tune").
-import sys
 from crf.tune.relay import Session, MIN_C, MAX_C, TEMPS_MAX
+from crf.tune.settle import alarm
 
 try:
     from micropython import const
 except ImportError:
     def const(x):
         return x
-
-RESULT = "/tune.json"
-
-def result_path(root):
-    return (root if root != "/" else "") + RESULT
-
-
-def unload(app):
-    """Drop the session and the crf.tune package: no heap kept between tunes."""
-    app.tuning = None
-    for name in list(sys.modules):
-        if name == "crf.tune" or name.startswith("crf.tune."):
-            del sys.modules[name]
-    import crf
-    try:
-        delattr(crf, "tune")
-    except AttributeError:
-        pass
-
 
 class NotNow(ValueError):
     """A tune refused for the freezer's state (run, door, probe, supply, alarm)."""
@@ -58,8 +39,22 @@ def _num(a, key, lo, hi, default):
     return float(v)
 
 
+def begin(app, a, who):
+    """Check the request and start; the session, or ValueError (NotNow: the
+    freezer's state) saying why not. On success this module is dropped (it is
+    needed for the start only), on failure the whole package."""
+    from crf.tune.result import unload
+    from crf.tune.relay import drop
+    try:
+        s = start(app, a, who)
+    except Exception:
+        unload(app)
+        raise
+    drop("crf.tune.session")
+    return s
+
+
 def start(app, a, who):
-    """Check the request and start; returns the session. ValueError says why not."""
     temps = a.get("at", [-20.0, -60.0])
     if not isinstance(temps, list) or not 0 < len(temps) <= TEMPS_MAX:
         raise ValueError("at: a list of 1..%d test temperatures is needed" % TEMPS_MAX)
@@ -97,21 +92,9 @@ def start(app, a, who):
     s = Session(app, at, band, lo, hi, int(limit * 60000), who)
     from crf.tune import record
     record.open_record(s, a)
-    path = result_path(b.storage_root)
-    s.rf = open(path[:-5] + ".tmp", "w")    # written at the end (result.finish)
     app.tuning = s
     app.run_ms = 0
     app.valve.reset()
     b.set_fan(True)
     s.phase_note()
     return s
-
-
-def alarm(app):
-    al = getattr(app, "alarms", None)
-    if al is None:
-        return None
-    for row in al.active():
-        if getattr(row, "active", True):
-            return str(getattr(row, "code", "alarm"))
-    return None

@@ -27,7 +27,6 @@ def unsafe(self):
         return "chamber probe fault"
     if not b.ln2_supply_ok():
         return "LN2 supply lost"
-    from crf.tune.session import alarm
     al = alarm(app)
     if al:
         return "alarm %s" % al
@@ -108,3 +107,15 @@ def start_relay(self):
     self.nsw = 1
     self._ext = -1e9
     self.phase_note()
+
+
+def alarm(app):
+    """The code of an active alarm (app.alarms, when the alarm layer is
+    there), or None."""
+    al = getattr(app, "alarms", None)
+    if al is None:
+        return None
+    for row in al.active():
+        if getattr(row, "active", True):
+            return str(getattr(row, "code", "alarm"))
+    return None

@@ -258,11 +258,18 @@ def tune_status(as_json):
     with _session() as s:
         st = s.client.request("tune_status", {})
         if not st.get("active"):
+            try:
+                last = fetch_result(s.client)
+            except Exception as e:  # noqa: BLE001  none on this freezer yet
+                if getattr(e, "name", "") != "not_found":
+                    raise
+                last = {}
+            st["last"] = {"state": last.get("state"), "reason": last.get("reason")}
             if as_json:
                 _print_json(st)
             else:
-                click.echo(f"no autotune running (last: {st.get('state') or 'none'}"
-                           + (f": {st.get('reason')}" if st.get("reason") else "") + ")")
+                click.echo(f"no autotune running (last: {last.get('state') or 'none'}"
+                           + (f": {last.get('reason')}" if last.get("reason") else "") + ")")
             return
         if as_json:
             _print_json(st)
