@@ -115,6 +115,8 @@ class App:
             log.seal(self._interrupted_t(), rtc, recfmt.SEAL_INTERRUPTED)
         header = self._header(name, text, batch, product, operator, rtc)
         planned = validate.estimate_duration_s(prof, self.chamber_c)
+        import gc
+        gc.collect()                # the record's header goes out in one piece
         try:
             log.open_run(header, planned, self.cfg["log_interval_ms"])
         except (LogError, OSError) as ex:

@@ -9,8 +9,9 @@
 from crf.link import frame as F
 from crf.link.args import Refused, get_int, operator
 
-_PARTS = ("crf.tune.settle", "crf.tune.cycle", "crf.tune.relay", "crf.tune.record",
-          "crf.tune.result", "crf.tune.session")
+_PARTS = ("crf.tune.identify", "crf.tune.rule", "crf.tune.settle", "crf.tune.cycle",
+          "crf.tune.relay", "crf.tune.conclude", "crf.tune.result",
+          "crf.tune.session")
 
 
 def _drop():

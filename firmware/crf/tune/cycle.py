@@ -2,7 +2,8 @@
 # chamber between u0 - d and u0 + d at setpoint -+ eps, log the switches and
 # the extremum between them (preallocated arrays), adapt the bias during the
 # first SKIP half cycles, stop after SKIP + MEASURE half cycles or
-# RELAY_MAX_S. Functions of the relay Session (relay.py).
+# RELAY_MAX_S; and tune_status's reply with the live oscillation.
+# Functions of the relay Session (relay.py).
 from crf.control.controller import ln2_cooling_w
 from crf.control.split import split_range
 
@@ -15,7 +16,8 @@ except ImportError:
 SKIP = const(4)             # half cycles left out (transient, bias adapting)
 MEASURE = const(8)          # half cycles measured
 RELAY_MAX_S = const(900)
-STEP_S = const(60)          # step-response samples kept (1 s each)
+STEP_S = const(40)          # step-response samples kept (1 s each)
+STATUS_MAX = const(30)      # readings per tune_status reply
 
 
 def step(self, pv):
@@ -29,13 +31,11 @@ def step(self, pv):
     if self.out < 0:
         if e > self._ext:
             self._ext = e
-            self._ext_t = t
         if e < -self.eps:
             switch(self, t, 1)
     else:
         if e < self._ext:
             self._ext = e
-            self._ext_t = t
         if e > self.eps:
             switch(self, t, -1)
     if self.state == "running" and self.phase == "relay" and self.phase_ms > RELAY_MAX_S * 1000:
@@ -49,7 +49,6 @@ def step(self, pv):
 def switch(self, t, out):
     k = self.nsw
     self.peak_v[k - 1] = self._ext
-    self.peak_t[k - 1] = self._ext_t
     self.sw_t[k] = t
     self.nsw = k + 1
     self.out = out
@@ -71,3 +70,28 @@ def drive(self, w):
     u = w / cool if w < 0.0 else w / cfg["heater_w"]
     ctl.ln2_duty, ctl.heater_duty = split_range(u, cfg["dead_band"])
     ctl.power_w = w
+
+
+def status(self, since):
+    """tune_status: progress and the readings since sample `since` (at most
+    STATUS_MAX, the newest): chamber in 0.01 deg C and heat in W, as small
+    integers, so the reply stays a few hundred bytes."""
+    n = self.n
+    first = since
+    if first < n - STATUS_MAX:
+        first = n - STATUS_MAX
+    if first < 0:
+        first = 0
+    cs = []
+    ws = []
+    for k in range(first, n):
+        i = k % len(self.ring_c)
+        cs.append(int(self.ring_c[i] * 100.0))
+        ws.append(int(self.ring_w[i]))
+    return {"state": self.state, "phase": self.phase, "at_c": self.target,
+            "index": self.index + 1, "of": len(self.at), "t_s": self.t_ms // 1000,
+            "phase_s": self.phase_ms // 1000,
+            "half_cycles": self.nsw - 1 if self.phase == "relay" else 0,
+            "half_cycles_needed": SKIP + MEASURE, "eps_c": round(self.eps, 3),
+            "d_w": round(self.d, 1), "u0_w": round(self.u0, 1), "sp_c": round(self.sp, 2),
+            "n": n, "first": first, "c_centi": cs, "w": ws, "run": self.run_id}

@@ -15,7 +15,7 @@ except ImportError:
 MIN_C = -150.0              # test temperatures the freezer can hold (LN2 .. heater)
 MAX_C = 40.0
 TEMPS_MAX = const(4)
-RING = const(64)            # live samples for tune_status
+RING = const(32)            # live samples for tune_status
 
 
 class Session:
@@ -41,7 +41,6 @@ class Session:
         k = SKIP + MEASURE + 1
         self.sw_t = array.array("f", bytes(4 * k))
         self.peak_v = array.array("f", bytes(4 * k))
-        self.peak_t = array.array("f", bytes(4 * k))
         self.step_t = array.array("f", bytes(4 * STEP_S))
         self.step_v = array.array("f", bytes(4 * STEP_S))
         self._begin(at[0])
@@ -68,7 +67,6 @@ class Session:
         self.nsw = 0                # relay switches logged (incl. the start)
         self.nstep = 0              # step-response samples logged
         self._ext = 0.0
-        self._ext_t = 0.0
 
     def facts(self):
         """The tune's request, for the audit log."""
@@ -114,30 +112,15 @@ class Session:
                        ctl.ln2_duty, ctl.heater_duty, 1)
 
     def _conclude(self):
-        # Identification and tuning are loaded for the end of each temperature
-        # only, and dropped again when the tune goes on.
-        import gc
-        import sys
-        parts = ("crf.tune.identify", "crf.tune.rule", "crf.tune.conclude")
-        try:
-            for m in parts:
-                gc.collect()
-                __import__(m)
-        except MemoryError:
-            return self.finish("aborted", "not enough free memory to compute the model")
-        sys.modules["crf.tune.conclude"].conclude(self)
-        if self.state == "running":
-            for m in parts:
-                drop(m)
-        return None
+        from crf.tune import conclude
+        return conclude.conclude(self)
 
     def finish(self, state, reason):
         from crf.tune import result
         return result.finish(self, state, reason)
 
     def status(self, since):
-        from crf.tune import record
-        return record.status(self, since)
+        return cycle.status(self, since)
 
 
 def drop(name):

@@ -21,12 +21,16 @@
 # <root>/tune.json, the raw data to a run record (header "kind": "tune").
 from crf.tune.relay import Session, MIN_C, MAX_C, TEMPS_MAX
 from crf.tune.settle import alarm
+import json
+from crf.record import format as recfmt
 
 try:
     from micropython import const
 except ImportError:
     def const(x):
         return x
+
+LOG_MS = const(1000)        # the tune's record: one sample a second
 
 class NotNow(ValueError):
     """A tune refused for the freezer's state (run, door, probe, supply, alarm)."""
@@ -90,11 +94,29 @@ def start(app, a, who):
         raise NotNow("the chamber (%.1f C) is outside the limits min_c %s .. max_c %s" % (
             app.chamber_c, lo, hi))
     s = Session(app, at, band, lo, hi, int(limit * 60000), who)
-    from crf.tune import record
-    record.open_record(s, a)
+    open_record(s, a)
     app.tuning = s
     app.run_ms = 0
     app.valve.reset()
     b.set_fan(True)
     s.phase_note()
     return s
+
+
+def open_record(self, a):
+    # The raw data: a run record with header "kind": "tune", one sample a
+    # second (LOG_MS), phase changes and results as note events.
+    app = self.app
+    log = app.log
+    if log is None:
+        return
+    rtc = app.clock.rtc_s()
+    if log.f is not None:
+        log.seal(app._interrupted_t(), rtc, recfmt.SEAL_INTERRUPTED)
+    text = json.dumps({"tune": a})
+    h = app._header("autotune", text, "", "", self.who, rtc)
+    h["kind"] = "tune"
+    try:
+        self.run_id = log.open_run(h, len(self.at) * self.limit_ms // 1000, LOG_MS)
+    except (OSError, ValueError) as ex:
+        raise ValueError("the tune's record cannot be written: %s" % ex)
