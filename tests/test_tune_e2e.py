@@ -93,7 +93,7 @@ def test_tune_refused_during_a_run(client):
         client.login("eng", PIN)
         with pytest.raises(DeviceError) as e:
             client.request("tune_start", {"at": [-20]})
-        _refused(e, "busy", ["run is in progress"])
+        _refused(e, "busy", ["run is in progress", "between runs"])
     finally:
         client.run_stop(operator="olga")
 

@@ -48,6 +48,10 @@ def start(app, a, who):
 
 
 def _busy(s):
+    # Refused before any of the tune's code is loaded: nothing is compiled
+    # on the heap of a running freezer.
+    if s.app.running():
+        raise Refused(F.ERR_BUSY, "a run is in progress: the autotune works between runs")
     if s.app.tuning is not None:
         raise Refused(F.ERR_BUSY, "an autotune is in progress (tune_status shows it)")
 
