@@ -124,7 +124,25 @@ def test_tune_stop_keeps_gains_and_refuses_apply(client):
     assert client.config_get()["config"] == before
 
 
-def test_crf_tune_and_apply_end_to_end(vf, client):
+@pytest.fixture
+def fresh(tmp_path):
+    """A virtual freezer of its own: the tune starts from the plant's initial state."""
+    from crf_host.simlaunch import VirtualFreezer
+
+    v = VirtualFreezer(speed=SPEED, flash=tmp_path / "flash.img", extra_args=("--pin", PIN))
+    v.start()
+    try:
+        c = Client(v.port, timeout_s=2.0)
+        c.identify()
+        yield v, c
+        c.close()
+    finally:
+        v.stop()
+        v.close_log()
+
+
+def test_crf_tune_and_apply_end_to_end(fresh):
+    vf, client = fresh
     res = cli(vf, "tune", "--at=-20,-60", "--pin", PIN, "--user", "erin", "--json")
     assert res.exit_code == 0, res.output
     r = json.loads(res.output)
