@@ -17,7 +17,7 @@ def conclude(self):
     th = identify.dead_time(self.step_t[:k], self.step_v[:k], self.noise, self.eps, dt)
     r["step_dead_time_s"] = th
     k = self.nsw
-    fig, why = identify.cycles(self.sw_t[:k], self.peak_v[:k - 1], SKIP)
+    fig, why = identify.cycles(self.sw_t[:k], self.peak_v[:k - 1], SKIP, self.noise)
     if fig is None:
         return self.finish("refused", "%.1f C: %s" % (self.target, why))
     r["relay"] = fig

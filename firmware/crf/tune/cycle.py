@@ -54,13 +54,12 @@ def switch(self, t, out):
     self.out = out
     self._ext = -1e9 if out < 0 else 1e9
     n = k                           # completed half cycles
-    if n >= 2 and n % 2 == 0:
-        # Bias: a longer cooling half (n-2) than heating half means cooling is
-        # short. Firmly while the cycle settles, gently after (a load that
-        # drifts, e.g. a dummy load still cooling, keeps the cycle symmetric).
+    if 2 <= n <= SKIP and n % 2 == 0:
+        # Bias, while the cycle settles: a longer cooling half (n-2) than
+        # heating half means cooling is short. Fixed while measuring.
         hc = self.sw_t[n - 1] - self.sw_t[n - 2]
         hh = self.sw_t[n] - self.sw_t[n - 1]
-        self.u0 -= (0.5 if n <= SKIP else 0.25) * self.d * (hc - hh) / (hc + hh)
+        self.u0 -= 0.5 * self.d * (hc - hh) / (hc + hh)
     if n >= SKIP + MEASURE:
         self._conclude()
 

@@ -45,11 +45,14 @@ def _cv(v):
     return math.sqrt(s / len(v)) / abs(m) if m else 1.0
 
 
-def cycles(sw_t, peak_v, skip):
+def cycles(sw_t, peak_v, skip, noise=0.0):
     """(figures, None) or (None, reason) from the relay's switch log: sw_t[i]
     time (s) of switch i, peak_v[i] the extremum of the reading (deviation
     from the setpoint, K) between switch i and i + 1 (even i: a maximum,
-    after a switch to cooling). The first `skip` half cycles are left out."""
+    after a switch to cooling). The first `skip` half cycles are left out.
+    Repeatable: period and peak-to-peak swing within REPEAT_CV, the swing
+    also within what the reading noise (SD `noise`, K) explains on its own
+    (about 1.4 noise per swing; allowed: 2 noise / mean swing on top)."""
     n = len(sw_t) - 1                   # complete half cycles
     if n - skip < 2 * PERIODS:
         return None, "no sustained oscillation: %d relay switches, %d are needed" % (
@@ -62,9 +65,11 @@ def cycles(sw_t, peak_v, skip):
     per = per[:-1]
     cp = _cv(per)
     ca = _cv(p2p)
-    if cp > REPEAT_CV or ca > REPEAT_CV:
+    lim_a = REPEAT_CV + 2.0 * noise * len(p2p) / sum(p2p)
+    if cp > REPEAT_CV or ca > lim_a:
         return None, ("relay cycles not repeatable (period varies %.0f %%, amplitude %.0f %%; "
-                      "at most %.0f %%): noise or a load change" % (cp * 100, ca * 100, REPEAT_CV * 100))
+                      "at most %.0f %% and %.0f %%): noise or a load change" % (
+                          cp * 100, ca * 100, REPEAT_CV * 100, lim_a * 100))
     return {"a_c": sum(p2p) / len(p2p) / 2.0, "pu_s": (sw_t[n] - sw_t[skip]) / PERIODS}, None
 
 
