@@ -73,6 +73,7 @@ class App:
         self._reached_end = False
         self.events_out = []        # (run_s, code, who, detail) for the link, bounded
         self.planned_s = 0          # the running profile's estimated duration
+        self.tuning = None          # autotune session (crf.tune, lazy-loaded) deciding the outputs
         self.log = None
         self.log_problem = None
         try:
@@ -112,6 +113,8 @@ class App:
         """Start profile `name`; refused (ValueError) if it cannot be recorded to its end."""
         if self.engine.state in (RUNNING, HELD, END):
             raise ValueError("a run is in progress")
+        if self.tuning is not None:
+            raise ValueError("an autotune is in progress: stop it first (crf tune stop)")
         if self.chamber_c is None:
             raise ValueError("chamber probe has no reading")
         if self.log is None:
@@ -123,6 +126,8 @@ class App:
             # A run cut off by a restart and not resumed: close its record.
             log.seal(self._interrupted_t(), rtc, recfmt.SEAL_INTERRUPTED)
         header = self._header(name, text, batch, product, operator, rtc)
+        import gc
+        gc.collect()                # the record's header goes out in one piece
         try:
             log.open_run(header, planned, self.cfg["log_interval_ms"])
         except (LogError, OSError) as ex:
@@ -308,6 +313,9 @@ class App:
         e = self.engine
         ctl = self.ctl
         sample_f = ctl.filter_sample(self.sample_c, dt_ms)
+        if self.tuning is not None:
+            self.tuning.control(dt_ms, sample_f)
+            return
         if not self.running():
             ctl.update(dt_ms, MODE_OFF, 0.0, 0.0, 0.0, 0.0, self.chamber_c, sample_f)
             return
@@ -341,7 +349,7 @@ class App:
             self._take_means()
             self._control(dt)
         b = self.board
-        if self.running():
+        if self.running() or self.tuning is not None:
             self.valve_on = self.valve.update(now, self.ctl.ln2_duty)
             b.set_heater(self.ctl.heater_duty)
         else:

@@ -24,6 +24,7 @@ DEFAULTS = {
     "chamber_kd": 0.0,
     "chamber_d_filter_s": 2.0,
     "chamber_i_band_c": 1.5,      # integrate only near the setpoint: no windup on big moves
+    "chamber_gain_schedule": [],  # rows [t_c, kp, ki, kd]: gains by chamber temperature (crf tune)
     # sample loop (cascade): output is the chamber lead in K
     "sample_kp": 4.0,
     "sample_ki": 0.02,
@@ -93,6 +94,9 @@ def check(values):
         if key not in DEFAULTS:
             raise ConfigError("config: %s: unknown setting" % key)
         v = values[key]
+        if key == "chamber_gain_schedule":
+            cfg[key] = _schedule(v, key)
+            continue
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ConfigError("config: %s: must be a number" % key)
         lo, hi = _LIMITS[key]
@@ -102,6 +106,21 @@ def check(values):
     if cfg["valve_min_on_ms"] + cfg["valve_min_off_ms"] > cfg["valve_period_ms"]:
         raise ConfigError("config: valve_period_ms: shorter than min on + min off")
     return cfg
+
+
+def _schedule(v, key):
+    # The check lives in its own module, loaded only for this key.
+    import sys
+    from crf.control import schedule
+    try:
+        return schedule.check(v, key)
+    except ValueError as ex:
+        raise ConfigError(str(ex))
+    finally:
+        sys.modules.pop("crf.control.schedule", None)
+        import crf.control
+        if hasattr(crf.control, "schedule"):
+            delattr(crf.control, "schedule")
 
 
 def load(path):

@@ -31,7 +31,8 @@ from crf.link import auth
 
 _USAGE = "usage: run.py [--plant P] [--seed N] [--speed max|X] [--flash IMG] [--trace CSV] " \
          "[--autostart NAME] [--batch B] [--operator O] [--exit-after-end S] [--summary JSON] " \
-         "[--config JSON] [--export-runs DIR] [--log on|off] [--cut-at S] [--pin PIN]"
+         "[--config JSON] [--export-runs DIR] [--log on|off] [--cut-at S] [--pin PIN] " \
+         "[--autotune T1,T2 --tune-out JSON]"
 
 TRACE_HEADER = ("t_s,state,step,kind,probe,rate_c_per_min,sp_chamber_c,sp_sample_c,chamber_c,sample_c,"
                 "chamber_true_c,sample_true_c,valve_duty,heater_duty,ln2_kg,valve_cycles,comp\n")
@@ -41,7 +42,7 @@ def parse_args(argv):
     opts = {"plant": _HERE + "/plants/bag_50ml.json", "seed": None, "speed": "1", "flash": None,
             "trace": None, "autostart": None, "exit_after_end": None, "summary": None, "config": None,
             "batch": "", "operator": "", "export_runs": None, "log": "on",
-            "cut_at": None, "pin": None}
+            "cut_at": None, "pin": None, "autotune": None, "tune_out": None}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -163,6 +164,7 @@ def main(argv):
     # --cut-at: the power goes at this virtual second: no stop, no seal.
     cut_at = int(opts["cut_at"]) * 1000 if opts["cut_at"] else None
     cut = False
+    tuned = False
     autostart = opts["autostart"]
     clock = board.clock
     gc.collect()
@@ -179,7 +181,12 @@ def main(argv):
     ticks0 = None
     exit_code = 0
     jit = [0, None]             # control tick count, wall us of the last one
-    hist = array.array("I", bytes(4 * _BINS)) if speed > 0 else None
+    # Tick-jitter histogram (diagnostics only): 4 KB in one piece, which a
+    # fragmented heap may not have; then the summary has no tick_jitter.
+    try:
+        hist = array.array("I", bytes(4 * _BINS)) if speed > 0 else None
+    except MemoryError:
+        hist = None
     period_us = app.cfg["control_period_ms"] * 1000 / speed if speed > 0 else 0
     while True:
         t0 = time.ticks_us()
@@ -204,6 +211,16 @@ def main(argv):
             jit[0] = app.ticks
             jit[1] = t1
         board.watchdog_feed()
+        if opts["autotune"] and app.chamber_c is not None:
+            # Headless autotune through the link command's code path (crf.link.cmd_tune).
+            if not tuned:
+                from crf.link import cmd_tune
+                cmd_tune.start(app, {"at": [float(t) for t in opts["autotune"].split(",")]}, "sim")
+                tuned = True
+            elif app.tuning is None:
+                if opts["tune_out"]:
+                    copy_file(board.storage_root + "/tune.json", opts["tune_out"])
+                break
         if autostart and not started and app.chamber_c is not None:
             app.start_run(autostart, opts["batch"], "", opts["operator"])
             started = True
@@ -235,7 +252,7 @@ def main(argv):
             if used > heap_peak:
                 heap_peak = used
             next_heap += 60000
-        if board.link_closed and not started:
+        if board.link_closed and not started and not opts["autotune"]:
             break
         app.wait_next_pass()
     wall_ms = time.ticks_diff(time.ticks_ms(), wall0)

@@ -92,8 +92,8 @@ def targets(crf, base):
     }
 
 
-def bench_scenario(name, plant, profile, runs, work_dir, log):
-    """Firmware `runs` times + baseline once -> (crf_row, baseline_row)."""
+def bench_scenario(name, plant, profile, runs, work_dir, log, autotune=True):
+    """Firmware `runs` times + autotune + baseline once -> (crf_row, [autotuned_row,] baseline_row)."""
     from crf_host import baseline  # imports the plant model; only needed here
 
     per_run = []
@@ -126,7 +126,36 @@ def bench_scenario(name, plant, profile, runs, work_dir, log):
     crf_row["targets"] = targets(crf, base)
     crf_row["all_targets_met"] = all(v is not False for v in crf_row["targets"].values())
     base_row = dict(common, controller="baseline", **base)
-    return crf_row, base_row
+    if not autotune:
+        return crf_row, base_row
+    return crf_row, autotune_row(common, plant, profile, work_dir, log, crf_row), base_row
+
+
+def autotune_row(common, plant, profile, work_dir, log, hand_row):
+    """Autotune on the virtual freezer from the default gains, then the same
+    profile with the proposed gains: the `crf-autotuned` row."""
+    from crf_host import autotune
+
+    name = common["scenario"]
+    d = Path(work_dir) / name / "autotune"
+    log("  %s: autotune at %s C from the default gains" % (name, ", ".join("%g" % t for t in autotune.TEMPS)))
+    result, tune_wall = autotune.run_autotune(plant, d)
+    row = dict(common, controller="crf-autotuned", tune_state=result.get("state"),
+               tune_reason=result.get("reason"), tune_min=autotune.tune_minutes(result),
+               tune_wall_s=round(tune_wall, 2), gains=result.get("proposal"),
+               tune_results=[{k: r.get(k) for k in ("at_c", "minutes", "noise_c", "eps_c", "d_w",
+                                                      "relay", "model", "gains")}
+                             for r in result.get("results", [])])
+    if result.get("state") == "done":
+        cfg = autotune.write_config(result, d / "tuned_config.json")
+        log("  %s: %s with the autotuned gains" % (name, profile))
+        rows, summary, wall = run_virtual(plant, profile, d / "run", config=cfg)
+        m = metrics.compute(rows, summary, wall)
+        row.update(m, runs=1, run_end_s=summary.get("run_end_s"))
+    row["targets"], row["rms_ratio"] = autotune.verdict(hand_row["chamber_rms_c"],
+                                                        row.get("chamber_rms_c"), result)
+    row["all_targets_met"] = all(row["targets"].values())
+    return row
 
 
 def _fmt(value, fmt):
@@ -146,6 +175,7 @@ def print_table(console, results):
         table.add_row(r["scenario"], r["controller"], *cells,
                       end_section=r["controller"] == "baseline")
     console.print(table)
+    print_autotune_table(console, results)
     for r in results:
         if r["controller"] != "crf":
             continue
@@ -163,7 +193,24 @@ def print_table(console, results):
             console.print("  %s  %s" % (mark, text))
 
 
-def main(plants=None, out="bench/results.json", runs=3, keep_runs=False):
+def print_autotune_table(console, results):
+    """Autotuned against the shipped hand-tuned gains, one row per plant."""
+    from crf_host.autotune import RMS_RATIO_MAX, TUNE_MIN_PER_TEMP, comparison_rows
+
+    rows = comparison_rows(results)
+    if not rows:
+        return
+    table = Table(title="Autotuned vs hand-tuned gains (chamber RMS within %d %%, tune <= %d min "
+                        "per temperature)" % (round((RMS_RATIO_MAX - 1) * 100), TUNE_MIN_PER_TEMP))
+    for head in ("plant", "hand-tuned\nRMS °C", "autotuned\nRMS °C", "ratio", "tune_min", "met?"):
+        table.add_column(head, justify="left" if head == "plant" else "right", no_wrap=True)
+    for plant, hand, auto, ratio, tmin, met in rows:
+        table.add_row(plant, _fmt(hand, "%.3f"), _fmt(auto, "%.3f"), _fmt(ratio, "%.2f"),
+                      _fmt(tmin, "%.1f"), "[green]yes[/green]" if met else "[red]NO[/red]")
+    console.print(table)
+
+
+def main(plants=None, out="bench/results.json", runs=3, keep_runs=False, autotune=True):
     """Run every scenario; write results JSON. 0 even if targets are missed, 1 if a run failed."""
     console = Console()
     if not console.is_terminal:
@@ -180,7 +227,7 @@ def main(plants=None, out="bench/results.json", runs=3, keep_runs=False):
         work = out.parent / "runs" if keep_runs else Path(tmp)
         for name, plant, profile in scen:
             try:
-                results.extend(bench_scenario(name, plant, profile, runs, work, log))
+                results.extend(bench_scenario(name, plant, profile, runs, work, log, autotune))
             except Exception as e:  # report the scenario, carry on with the others
                 failed = True
                 console.print("[red]%s: run failed:[/red] %s" % (name, e))

@@ -32,7 +32,7 @@ except ImportError:  # running from a checkout without the package installed
 
 PROTOCOL = frame.VERSION
 RASPBERRY_PI_VID = 0x2E8A
-_CHUNK_COMMANDS = ("profile_get", "log_fetch", "audit_fetch")
+_CHUNK_COMMANDS = ("profile_get", "log_fetch", "audit_fetch", "tune_result")
 _UNSOLICITED_MAX = 1000     # kept for poll_unsolicited(); the oldest go first
 _READ_WAIT_S = 0.02
 PROFILE_MAX = 8192          # largest profile the device stores (profile_put)

@@ -111,6 +111,23 @@ class Controller:
             self.chamber_pid.reset()
         self.mode = MODE_CHAMBER
 
+    def _gains(self, pid, rows, t):
+        # Gain schedule (config chamber_gain_schedule, checked rows
+        # [t_c, kp, ki, kd]): linear in temperature, nearest row outside.
+        a = rows[0]
+        if t > a[0]:
+            for b in rows:
+                if t <= b[0]:
+                    f = (t - a[0]) / (b[0] - a[0])
+                    pid.kp = a[1] + f * (b[1] - a[1])
+                    pid.ki = a[2] + f * (b[2] - a[2])
+                    pid.kd = a[3] + f * (b[3] - a[3])
+                    return
+                a = b
+        pid.kp = a[1]
+        pid.ki = a[2]
+        pid.kd = a[3]
+
     def update(self, dt_ms, mode, sp_chamber, rate_chamber_c_s, sp_sample, rate_sample_c_s,
                chamber_c, sample_f, fan_on=True):
         """One control period; sample_f is the filtered sample reading (filter_sample).
@@ -160,6 +177,9 @@ class Controller:
         cool_w = ln2_cooling_w(cfg, chamber_c)
         heat_w = cfg["heater_w"]
         pid = self.chamber_pid
+        sch = cfg.get("chamber_gain_schedule")
+        if sch:
+            self._gains(pid, sch, chamber_c)
         pid.set_limits(-cool_w, heat_w)
         p_w = pid.update(sp, chamber_c, dt_ms, ff_w)
         self.power_w = p_w

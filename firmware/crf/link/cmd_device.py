@@ -94,6 +94,8 @@ def c_config_set(s, a):
     app = s.app
     if app.running():
         raise Refused(F.ERR_BUSY, "a run is in progress: configuration is changed between runs")
+    if getattr(app, "tuning", None) is not None:
+        raise Refused(F.ERR_BUSY, "an autotune is in progress: configuration is changed after it")
     cur = app.cfg
     merged = dict(cur)
     merged.update(values)

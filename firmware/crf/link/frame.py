@@ -71,6 +71,11 @@ COMMANDS = {
     "repl": 0x71,
     "screen": 0x78,
     "button": 0x79,         # simulation only
+    "tune_start": 0x80,     # chamber-loop autotune (docs/commissioning.md)
+    "tune_status": 0x81,
+    "tune_stop": 0x82,
+    "tune_result": 0x83,
+    "tune_apply": 0x84,
 }
 COMMAND_NAMES = {v: k for k, v in COMMANDS.items()}
 
