@@ -87,7 +87,7 @@ class ConfigError(ValueError):
 
 def check(values):
     """Validated copy of DEFAULTS updated with `values`; ConfigError names the key."""
-    cfg = dict(DEFAULTS)
+    cfg = dict(DEFAULTS)  # type: dict  # values: numbers, and the gain schedule (a list)
     if not isinstance(values, dict):
         raise ConfigError("config: must be a JSON object")
     for key in values:

@@ -1,6 +1,7 @@
-# The autotune's start: the request and the freezer checked, the session
-# begun (the experiment is relay.py, its end result.py). Loaded for the start only: a relay experiment on the chamber loop at each test
-# temperature, run by the app's control tick while app.tuning is set (the
+# The autotune's start, loaded for the start only: the request and the
+# freezer checked, the session begun (the experiment is relay.py, its end
+# result.py). The autotune is a relay experiment on the chamber loop at each
+# test temperature, run by the app's control tick while app.tuning is set (the
 # profile engine is idle then). Per temperature:
 #   approach  the present controller brings the chamber to the target, the
 #             setpoint moving at APPROACH_C_MIN
