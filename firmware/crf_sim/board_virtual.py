@@ -73,6 +73,9 @@ class VirtualBoard:
         self._poll.register(self._in, select.POLLIN)
         self._chamber_pending = False
         self._sample_pending = False
+        from crf_sim.display_virtual import VirtualDisplay, VirtualButtons
+        self.display = VirtualDisplay()
+        self.panel_buttons = VirtualButtons()   # pressed by the link's `button` command
 
     def calibration(self):
         """The measurement chain in force, for the run record."""
@@ -144,7 +147,8 @@ class VirtualBoard:
         return True
 
     def buttons(self):
-        return 0
+        vb = self.panel_buttons
+        return vb.read(self.clock.ms) if vb.queue else 0
 
     def watchdog_feed(self):
         self.last_feed_ms = self.clock.ms

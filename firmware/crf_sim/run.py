@@ -15,7 +15,8 @@ import gc
 # The firmware's largest modules first, with a collection after each: the
 # compiler's garbage is freed before the next module's code is placed, so the
 # heap stays in large pieces (128 KiW heap; see docs/architecture.md).
-for _m in ("crf.record.runlog", "crf.profile.validate", "crf.link.server", "crf.app"):
+for _m in ("crf.record.runlog", "crf.profile.validate", "crf.link.server", "crf.panel.ui",
+           "crf.panel.screens", "crf.app"):
     __import__(_m)
     gc.collect()
 import json
@@ -31,7 +32,7 @@ from crf.link import auth
 
 _USAGE = "usage: run.py [--plant P] [--seed N] [--speed max|X] [--flash IMG] [--trace CSV] " \
          "[--autostart NAME] [--batch B] [--operator O] [--exit-after-end S] [--summary JSON] " \
-         "[--config JSON] [--export-runs DIR] [--log on|off] [--cut-at S] [--pin PIN]"
+         "[--config JSON] [--export-runs DIR] [--log on|off] [--cut-at S] [--pin PIN] [--panel on|off]"
 
 TRACE_HEADER = ("t_s,state,step,kind,probe,rate_c_per_min,sp_chamber_c,sp_sample_c,chamber_c,sample_c,"
                 "chamber_true_c,sample_true_c,valve_duty,heater_duty,ln2_kg,valve_cycles,comp\n")
@@ -41,7 +42,7 @@ def parse_args(argv):
     opts = {"plant": _HERE + "/plants/bag_50ml.json", "seed": None, "speed": "1", "flash": None,
             "trace": None, "autostart": None, "exit_after_end": None, "summary": None, "config": None,
             "batch": "", "operator": "", "export_runs": None, "log": "on",
-            "cut_at": None, "pin": None}
+            "cut_at": None, "pin": None, "panel": "on"}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -143,6 +144,8 @@ def main(argv):
         except ValueError as ex:
             sys.stderr.write("virtual freezer: %s\n" % ex)
             return 2
+    if opts["panel"] == "off":
+        board.display = None        # no front panel (loop-time comparisons)
     app = App(board, cfg)
     boot_facts = app.log.interrupted if app.log else None
     free0 = os.statvfs(board.storage_root)[3]     # blocks free before this run's record

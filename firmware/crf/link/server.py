@@ -17,6 +17,7 @@
 from crf.link import frame as F
 from crf.link import auth as _auth
 from crf.link import cmd_device, cmd_profile, cmd_run
+from crf.link import cmd_panel
 from crf.link.args import Refused
 from crf.record.audit import Audit
 
@@ -43,10 +44,10 @@ _ENGINEER = ("profile_put", "profile_delete", "log_ack", "config_set", "restart"
 # Not kept in the reply cache: read-only, so a retry may simply run again
 # (transfers are fetched by offset), and their replies are large.
 _NO_CACHE = ("identify", "status", "profile_list", "profile_get", "profile_validate",
-             "log_list", "log_fetch", "config_get", "audit_fetch")
+             "log_list", "log_fetch", "config_get", "audit_fetch", "screen")
 # Take the payload as it is, not as JSON arguments.
 _RAW = ("profile_put", "profile_validate")
-_MODULES = (cmd_device, cmd_profile, cmd_run)
+_MODULES = (cmd_device, cmd_profile, cmd_run, cmd_panel)
 
 
 class Server:
