@@ -1,55 +1,44 @@
 # The virtual freezer's front panel hardware: a 128x64 monochrome display
-# with the API of the SSD1306 driver (crf/drivers/ssd1306.py) and the four
+# with the API of the SSD1306 driver (crf/drivers/ssd1306.py), and the four
 # buttons, pressed by the link's simulation-only `button` command.
 import framebuf
-
-_PAGES = 8
-_PAGE = 128
 
 
 class VirtualDisplay:
     """buf: what the firmware draws (framebuf MONO_VLSB); shown: what the
-    glass shows, updated one 128-byte page per show_step() like the I2C
+    glass shows, copied one 128-byte page per show_step() like the I2C
     transfer of the real display."""
     width = 128
     height = 64
 
     def __init__(self):
-        self.buf = bytearray(_PAGES * _PAGE)
+        self.buf = bytearray(1024)
         self.fb = framebuf.FrameBuffer(self.buf, 128, 64, framebuf.MONO_VLSB)
-        self.shown = bytearray(_PAGES * _PAGE)
-        self._page = _PAGES         # next page to send; _PAGES = idle
-        self.frames = 0             # complete transfers (tests, diagnostics)
+        self.shown = bytearray(1024)
+        self.page = 8               # next page to send; 8 = idle
 
     def begin_show(self):
-        self._page = 0
+        self.page = 0
 
     def show_step(self):
-        p = self._page
-        if p >= _PAGES:
-            return True
-        a = p * _PAGE
-        self.shown[a:a + _PAGE] = self.buf[a:a + _PAGE]
-        p += 1
-        self._page = p
-        if p == _PAGES:
-            self.frames += 1
-            return True
-        return False
+        p = self.page
+        if p < 8:
+            a = p << 7
+            self.shown[a:a + 128] = self.buf[a:a + 128]
+            self.page = p = p + 1
+        return p >= 8
 
 
 class VirtualButtons:
-    """Presses queued by the link: each (mask, ms) is held for ms of virtual
-    time, then all buttons are up for _GAP_MS before the next one."""
-    _GAP_MS = 200
-    MAX = 16
+    """Queued presses: each (mask, ms) is held for ms of virtual time, then
+    all buttons are up for 200 ms before the next."""
 
     def __init__(self):
         self.queue = []
-        self._t = None              # virtual ms the present press started
+        self.t = None               # virtual ms the present press started
 
     def press(self, mask, ms):
-        if len(self.queue) >= self.MAX:
+        if len(self.queue) >= 16:
             return False
         self.queue.append((mask, ms))
         return True
@@ -58,14 +47,13 @@ class VirtualButtons:
         q = self.queue
         if not q:
             return 0
-        if self._t is None:
-            self._t = now_ms
+        if self.t is None:
+            self.t = now_ms
         mask, ms = q[0]
-        t = now_ms - self._t
+        t = now_ms - self.t
         if t < ms:
             return mask
-        if t < ms + self._GAP_MS:
-            return 0
-        q.pop(0)
-        self._t = None
+        if t >= ms + 200:
+            q.pop(0)
+            self.t = None
         return 0

@@ -15,7 +15,7 @@
 # - Stuck: a button held STUCK_MS is reported once (STUCK event, `stuck`
 #   holds its bit) and ignored until it has been seen released, so the other
 #   buttons keep working.
-# update() returns one event code (button index << 4 | kind), or 0.
+# update() returns one event code (button bit << 4 | kind), or 0.
 try:
     from micropython import const
 except ImportError:
@@ -38,12 +38,6 @@ REPEAT_DELAY_MS = const(600)
 REPEAT_MS = const(200)
 LONG_MS = const(2000)
 STUCK_MS = const(30000)
-
-NAMES = ("UP", "DOWN", "OK", "STOP")
-
-
-def bit_name(bit):
-    return NAMES[(0, 0, 1, 1, 2, 2, 2, 2, 3)[bit]] if 0 < bit <= 8 else "?"
 
 
 class Buttons:
@@ -91,7 +85,7 @@ class Buttons:
             self.held = 0
             ev = 0
             if held & (OK | STOP) and not self._long_done:
-                ev = _code(held, PRESS)
+                ev = held << 4 | PRESS
             if m:
                 self._down(m, now)
             return ev
@@ -99,21 +93,21 @@ class Buttons:
             if m:
                 self._down(m, now)
                 if m & (UP | DOWN):
-                    return _code(m, PRESS)
+                    return m << 4 | PRESS
             return 0
         # The same single button still held.
         t = d(now, self._t_down)
         if t >= STUCK_MS:
             self.stuck |= held
             self.held = 0
-            return _code(held, STUCK)
+            return held << 4 | STUCK
         if held & (UP | DOWN):
             if d(now, self._next_rep) >= 0:
                 self._next_rep = self._add(now, REPEAT_MS)
-                return _code(held, REPEAT)
+                return held << 4 | REPEAT
         elif t >= LONG_MS and not self._long_done:
             self._long_done = True
-            return _code(held, LONG)
+            return held << 4 | LONG
         return 0
 
     def _down(self, m, now):
@@ -122,14 +116,3 @@ class Buttons:
         self._next_rep = self._add(now, REPEAT_DELAY_MS)
         self._long_done = False
 
-
-def _code(bit, kind):
-    return ((0, 0, 1, 1, 2, 2, 2, 2, 3)[bit] << 4) | kind
-
-
-def button_of(ev):
-    return 1 << (ev >> 4)
-
-
-def kind_of(ev):
-    return ev & 15
