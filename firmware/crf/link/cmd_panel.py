@@ -16,7 +16,8 @@ def c_screen(s, a):
         raise Refused(F.ERR_NOT_FOUND, "this freezer has no display")
     import gc
     buf = getattr(d, "shown", d.buf)      # the glass if the board knows it, else the drawing
-    r = {"width": d.width, "height": d.height, "heap_free": gc.mem_free()}
+    r = {"width": d.width, "height": d.height,
+         "heap_free": gc.mem_free() if hasattr(gc, "mem_free") else None}
     p = s.app.panel
     if p is not None:
         r["screen"] = p.screen

@@ -73,7 +73,7 @@ def draw(self, fb):
     elif sc == U.CONFIRM_START:
         _draw_confirm(self, fb)
     else:
-        _setup().draw(self, v)
+        _setup().draw(self, fb)
 
 
 def _draw_confirm(p, fb):

@@ -135,7 +135,7 @@ def draw(p):
         if n > 1:
             text = text[:13] + " +%d" % (n - 1)
         bar(fb, text[:16], 0)
-    note = p.hint if p.stuck is None else p.stuck + " BUTTON STUCK"
+    note = p.hint if p.stuck is None else p.stuck + " KEY STUCK"
     if note is not None:
         bar(fb, note[:16], 55)
 

@@ -54,11 +54,13 @@ def _info(app):
     b = app.board
     try:
         st = os.statvfs(b.storage_root)
-        free = "%d KB free" % (st[0] * st[3] // 1024)
+        free = "flash %d KB free" % (st[0] * st[3] // 1024)
     except OSError:
         free = "flash ?"
     return ("%s %s" % (MODEL, getattr(b, "serial", "?")), "fw " + FW_VERSION,
-            "board " + b.name, free, "heap %d KB free" % (gc.mem_free() // 1024))
+            "board " + b.name, free,
+            "heap %d KB free" % (gc.mem_free() // 1024) if hasattr(gc, "mem_free") else "")
+
 
 # settings: engineer PIN (the link's PIN store, crf.link.auth)
 def _check_pin(self, pin, now):
@@ -82,9 +84,11 @@ def _check_pin(self, pin, now):
     else:
         self.say("wrong PIN, %d attempts left" % (auth.FAILS_MAX - self.pin_fails), now)
 
+
 def _settings(self, now):
     self.go(U.SETTINGS, now)
     self.items = ["View config", "Change PIN", "Lock settings"]
+
 
 def _setting(self, it, now):
     if it == "View config":
@@ -100,6 +104,7 @@ def _setting(self, it, now):
     else:
         self.engineer_t = None
         self.go(U.HOME, now)
+
 
 def _set_pin(self, pin, now):
     if pin != self.new_pin:
