@@ -15,7 +15,7 @@ PORT        ?= /dev/ttyACM0
 FW_SRC  := $(shell find firmware -name '*.py' -not -path '*/__pycache__/*')
 MPY_OUT := $(patsubst firmware/%.py,build/mpy/%.mpy,$(FW_SRC))
 
-.PHONY: help install test test-mpy powercut demo bench bench-log bench-link sim mpy deploy clean distclean
+.PHONY: help install test test-mpy powercut demo bench bench-log bench-link sim panel-ref mpy deploy clean distclean
 
 help:
 	@echo "make install   create .venv and install the host tools (+dev tools)"
@@ -27,6 +27,7 @@ help:
 	@echo "make bench-log run-record budgets: 4-hour record size, loop-time share, flash writes"
 	@echo "make bench-link link budgets: 4-hour record fetch at 115200 baud, loop jitter"
 	@echo "make sim       virtual freezer on a pty until Ctrl-C"
+	@echo "make panel-ref re-render the panel's reference screens (review before committing)"
 	@echo "make mpy       cross-compile the firmware into build/mpy/"
 	@echo "make deploy    copy firmware and profiles to a Pico (PORT=$(PORT))"
 	@echo "make clean     remove build output and caches"
@@ -66,6 +67,11 @@ bench-link: install
 
 sim: install
 	$(CRF) sim
+
+# The panel's snapshot references, regenerated on purpose only (never by make test).
+panel-ref: install
+	CRF_PANEL_REF=regenerate $(PY) -m pytest -q tests/panel/test_panel_snapshots.py
+	git status --short tests/panel_ref docs/panel
 
 mpy: $(MPY_OUT)
 

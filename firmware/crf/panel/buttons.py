@@ -3,16 +3,16 @@
 # loop pass. Never blocks, allocates nothing per call.
 #
 # - Debounce: a change of the raw mask is taken only once it has been seen
-#   unchanged for DEBOUNCE_MS (at a 100 ms pass: in two passes in a row), so
+#   unchanged for _DEBOUNCE_MS (at a 100 ms pass: in two passes in a row), so
 #   contact bounce or a one-sample glitch produces nothing.
-# - UP / DOWN: PRESS when pressed, then REPEAT every REPEAT_MS after
-#   REPEAT_DELAY_MS held (scrolling, letter entry).
-# - OK / STOP: PRESS on release if held shorter than LONG_MS; LONG once when
-#   held LONG_MS (then nothing on release). STOP's long press is the only way
+# - UP / DOWN: PRESS when pressed, then REPEAT every _REPEAT_MS after
+#   _REPEAT_DELAY_MS held (scrolling, letter entry).
+# - OK / STOP: PRESS on release if held shorter than _LONG_MS; LONG once when
+#   held _LONG_MS (then nothing on release). STOP's long press is the only way
 #   to reach "stop the run?"; a short STOP is a "back" or a hint.
 # - Two or more buttons at once (a glove on the panel, all four pressed): no
 #   event at all, and nothing until every button is released.
-# - Stuck: a button held STUCK_MS is reported once (STUCK event, `stuck`
+# - Stuck: a button held _STUCK_MS is reported once (STUCK event, `stuck`
 #   holds its bit) and ignored until it has been seen released, so the other
 #   buttons keep working.
 # update() returns one event code (button bit << 4 | kind), or 0.
@@ -33,11 +33,11 @@ REPEAT = const(2)
 LONG = const(3)
 STUCK = const(4)
 
-DEBOUNCE_MS = const(30)
-REPEAT_DELAY_MS = const(600)
-REPEAT_MS = const(200)
-LONG_MS = const(2000)
-STUCK_MS = const(30000)
+_DEBOUNCE_MS = const(30)
+_REPEAT_DELAY_MS = const(600)
+_REPEAT_MS = const(200)
+_LONG_MS = const(2000)
+_STUCK_MS = const(30000)
 
 
 class Buttons:
@@ -46,7 +46,6 @@ class Buttons:
         self._add = ticks_add
         self._raw = 0           # last raw sample
         self._raw_t = 0         # when it last changed
-        self.state = 0          # debounced mask (stuck buttons removed)
         self.held = 0           # the single button being held, 0 if none
         self._t_down = 0
         self._next_rep = 0
@@ -64,12 +63,11 @@ class Buttons:
             self._raw = raw
             self._raw_t = now
             return 0
-        if d(now, self._raw_t) < DEBOUNCE_MS:
+        if d(now, self._raw_t) < _DEBOUNCE_MS:
             return 0
         # Debounced. A stuck button counts as released only once it is.
         self.stuck &= raw
         m = raw & ~self.stuck
-        self.state = m
         self.quiet = raw == 0 and not self.held and not self.chord
         if self.chord:
             if m == 0:
@@ -86,33 +84,32 @@ class Buttons:
             ev = 0
             if held & (OK | STOP) and not self._long_done:
                 ev = held << 4 | PRESS
-            if m:
-                self._down(m, now)
+            if m:                               # (then the other one: a new press)
+                self.held = m
+                self._t_down = now
+                self._next_rep = self._add(now, _REPEAT_DELAY_MS)
+                self._long_done = False
             return ev
         if not held:
             if m:
-                self._down(m, now)
+                self.held = m
+                self._t_down = now
+                self._next_rep = self._add(now, _REPEAT_DELAY_MS)
+                self._long_done = False
                 if m & (UP | DOWN):
                     return m << 4 | PRESS
             return 0
         # The same single button still held.
         t = d(now, self._t_down)
-        if t >= STUCK_MS:
+        if t >= _STUCK_MS:
             self.stuck |= held
             self.held = 0
             return held << 4 | STUCK
         if held & (UP | DOWN):
             if d(now, self._next_rep) >= 0:
-                self._next_rep = self._add(now, REPEAT_MS)
+                self._next_rep = self._add(now, _REPEAT_MS)
                 return held << 4 | REPEAT
-        elif t >= LONG_MS and not self._long_done:
+        elif t >= _LONG_MS and not self._long_done:
             self._long_done = True
             return held << 4 | LONG
         return 0
-
-    def _down(self, m, now):
-        self.held = m
-        self._t_down = now
-        self._next_rep = self._add(now, REPEAT_DELAY_MS)
-        self._long_done = False
-

@@ -80,7 +80,6 @@ def hm(s):
 
 
 _END_SAMPLE_C = -80.0       # transfer threshold when the profile names none
-_STATE = {"idle": "IDLE", "running": "RUN", "held": "HELD", "end": "END", "stopped": "STOPPED"}
 
 
 def same(p):
@@ -160,9 +159,10 @@ def _home(p, fb):
     run = st == "running" or st == "held"
     name = app.profile_name or ""
     if run:
-        head = "%s %d/%d %s" % (_STATE[st], e.index + 1, len(e.profile["steps"]), name)
+        head = "%s %d/%d %s" % ("RUN" if st == "running" else "HELD", e.index + 1,
+                                len(e.profile["steps"]), name)
     else:
-        head = "%s  %s" % (_STATE.get(st, st), name if st == "stopped" else "")
+        head = st.upper() + "  " + (name if st == "stopped" else "")
     fb.text(head[:16], 0, 0, 1)
     _temps(fb, 10, app.chamber_c, app.sample_c)
     if run:

@@ -8,8 +8,10 @@
 #  - buttons: one debounced event at most (crf.panel.buttons), handled at once;
 #  - in a pass where the control tick ran: nothing else but timeouts;
 #  - otherwise a module load asked for by the last event, or one redraw into
-#    the display's buffer (at most every _MIN_MS, when something shown
-#    changed), or up to _PAGES pages of the transfer (display.show_step()).
+#    the display's buffer (at most every _MIN_MS after a press; the status
+#    screen every _REFRESH_PASSES passes if something shown changed), or up
+#    to _PAGES pages of the transfer (display.show_step()). Most passes
+#    only read the buttons and count down.
 #
 # Heap: only what a run cannot do without stays loaded - this module,
 # crf.panel.screens (status, end, stop confirmation, messages) and
@@ -41,7 +43,7 @@ MESSAGE = const(10)
 CONFIG = const(11)
 
 _MIN_MS = const(250)        # redraws at most 4 per second
-_REFRESH_MS = const(3000)   # status screen: live values every 3 s (if changed)
+_REFRESH_PASSES = const(30)  # status screen: live values every 30 passes (3 s), if changed
 _PAGES = const(4)           # display pages sent per pass (8 make a frame)
 _CONFIRM_MS = const(15000)  # a stop not confirmed in time is cancelled
 _IDLE_MS = const(120000)    # other screens fall back to the status screen
@@ -81,9 +83,9 @@ class Panel:
         self.dirty = True
         self.sending = False
         self.drawn_t = now
+        self.wait = 1               # passes to the next look at the status screen
         self.key = None             # what the status screen showed (crf.panel.screens.key)
         self.alarms = 0             # unacknowledged alarms last seen
-        self.presses = 0            # events handled (tests, diagnostics)
         self.faults = 0
         self.last_fault = None
 
@@ -91,7 +93,23 @@ class Panel:
     def service(self, now, ticked):
         """Once per loop pass: bounded work, never blocks, never raises."""
         try:
-            self._service(now, ticked)
+            raw = self.board.buttons()
+            btn = self.btn
+            if raw or not btn.quiet:
+                ev = btn.update(raw, now)
+                if ev:
+                    self.entered = now
+                    self.dirty = True
+                    self.handle(ev, now)
+            if ticked:
+                self._tick(now)         # timeouts only in a control tick's pass
+                return
+            if not self.dirty and not self.sending:
+                n = self.wait - 1       # the common case: a countdown, no call
+                self.wait = n
+                if n > 0:
+                    return
+            self._work(now)
         except Exception as ex:     # a panel bug must not stop the freezer
             self.faults += 1
             self.last_fault = ex
@@ -100,36 +118,28 @@ class Panel:
             self.sending = False
             self.dirty = True
 
-    def _service(self, now, ticked):
-        raw = self.board.buttons()
-        btn = self.btn
-        if raw or not btn.quiet:
-            ev = btn.update(raw, now)
-            if ev:
-                self.presses += 1
-                self.entered = now
-                self.dirty = True
-                self.handle(ev, now)
+    def _tick(self, now):
+        n = self.unacked()
+        if n != self.alarms:
+            self.alarms = n
+            self.dirty = True
         diff = self.clock.ticks_diff
-        if ticked:                      # timeouts only in a control tick's pass
-            n = self.unacked()
-            if n != self.alarms:
-                self.alarms = n
-                self.dirty = True
-            sc = self.screen
-            idle = diff(now, self.entered)
-            if sc == CONFIRM_STOP and idle >= _CONFIRM_MS:
-                self.go(HOME, now)
-                self.say_hint("stop cancelled", now)
-            elif sc == MESSAGE and idle >= _MSG_MS or sc != HOME and idle >= _IDLE_MS:
-                self.go(HOME, now)
-            if self.hint is not None and diff(now, self.hint_t) >= _HINT_MS:
-                self.hint = None
-                self.dirty = True
-            if self.stuck is not None and not btn.stuck:
-                self.stuck = None
-                self.dirty = True
-            return
+        sc = self.screen
+        idle = diff(now, self.entered)
+        if sc == CONFIRM_STOP and idle >= _CONFIRM_MS:
+            self.go(HOME, now)
+            self.say_hint("stop cancelled", now)
+        elif sc == MESSAGE and idle >= _MSG_MS or sc != HOME and idle >= _IDLE_MS:
+            self.go(HOME, now)
+        if self.hint is not None and diff(now, self.hint_t) >= _HINT_MS:
+            self.hint = None
+            self.dirty = True
+        if self.stuck is not None and not self.btn.stuck:
+            self.stuck = None
+            self.dirty = True
+
+    def _work(self, now):
+        # A pass without a control tick: a load, a transfer or a redraw.
         if self.start_req:
             self._start(now)
         elif self.pending is not None:
@@ -141,12 +151,12 @@ class Panel:
                     self.sending = False
                     break
             return
-        if diff(now, self.drawn_t) < (_MIN_MS if self.dirty else _REFRESH_MS):
-            return                      # the common case: cheap
+        if self.clock.ticks_diff(now, self.drawn_t) < _MIN_MS:
+            return
+        self.wait = _REFRESH_PASSES
         from crf.panel import screens
         if not self.dirty and (self.screen != HOME or screens.same(self)):
-            self.drawn_t = now          # nothing shown has changed
-            return
+            return                      # nothing shown has changed
         screens.draw(self)
         self.disp.begin_show()
         self.sending = True
