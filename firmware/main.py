@@ -15,7 +15,7 @@ import micropython
 # scratch memory is freed before the next module's code is placed and the
 # heap stays in large pieces (docs/architecture.md, virtual freezer runner).
 for _m in ("crf.record.runlog", "crf.profile.validate", "crf.link.server", "crf.panel.ui",
-           "crf.panel.screens", "crf.app"):
+           "crf.panel.screens", "crf.link.cmd_panel", "crf.app"):
     __import__(_m)
     gc.collect()
 from crf.boards.pico import Board, ReplRequested

@@ -81,7 +81,9 @@ class App:
         self.panel = None           # front panel, on boards with a display
         if getattr(board, "display", None) is not None:
             from crf.panel.ui import Panel
+            from crf.link import cmd_panel
             self.panel = Panel(self)
+            self.link.modules += (cmd_panel,)
         now = self.clock.ticks_ms()
         self._last_ctl = now
         self._next_ctl = now

@@ -20,8 +20,8 @@ import gc
 # second run start needs (docs/panel.md, "Heap").
 _PANEL = "--panel" in sys.argv and sys.argv[sys.argv.index("--panel") + 1:][:1] == ["on"]
 for _m in ("crf.record.runlog", "crf.profile.validate", "crf.link.server", "crf.panel.ui",
-           "crf.panel.screens", "crf.app"):
-    if _PANEL or not _m.startswith("crf.panel"):
+           "crf.panel.screens", "crf.link.cmd_panel", "crf.app"):
+    if _PANEL or "panel" not in _m:
         __import__(_m)
         gc.collect()
 import json
@@ -139,9 +139,6 @@ def main(argv):
     plant = Plant(spec, seed)
     speed = 0.0 if opts["speed"] == "max" else float(opts["speed"])
     board = VirtualBoard(plant, speed)
-    # The jitter histogram (4 KB in one piece), only for the summary, while
-    # the heap is still whole.
-    hist = array.array("I", bytes(4 * _BINS)) if speed > 0 and opts["summary"] else None
     # Without --flash the image is a scratch file, removed at exit.
     flash = opts["flash"] or "/tmp/crf-virtual-flash-%d.img" % (time.time_ns() % 1000000007)
     dev = flashdev.mount(flash, board.storage_root)
@@ -152,8 +149,8 @@ def main(argv):
         except ValueError as ex:
             sys.stderr.write("virtual freezer: %s\n" % ex)
             return 2
-    if opts["panel"] != "on":
-        board.display = None        # no front panel
+    if opts["panel"] == "on":
+        board.fit_panel()
     app = App(board, cfg)
     boot_facts = app.log.interrupted if app.log else None
     free0 = os.statvfs(board.storage_root)[3]     # blocks free before this run's record
@@ -189,6 +186,8 @@ def main(argv):
     ticks0 = None
     exit_code = 0
     jit = [0, None]             # control tick count, wall us of the last one
+    # The jitter histogram (4 KB in one piece) only where the summary reports it.
+    hist = array.array("I", bytes(4 * _BINS)) if speed > 0 and opts["summary"] else None
     period_us = app.cfg["control_period_ms"] * 1000 / speed if speed > 0 else 0
     while True:
         t0 = time.ticks_us()

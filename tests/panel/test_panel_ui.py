@@ -261,11 +261,11 @@ def test_end_screen_tells_when_to_transfer(root):
     app, p = running(root)
     app.engine.state = "end"
     app.sample_c = -70.0
-    F.settle(app, 31)                               # the status screen looks every 3 s
+    F.settle(app, 51)                               # the status screen looks every 5 s
     out = shown(app)
     assert "WAIT: sample" in out and "TRANSFER" not in out
     app.sample_c = -81.0
-    F.settle(app, 31)
+    F.settle(app, 51)
     assert "TRANSFER TO LN2" in shown(app) and "STORAGE NOW" in shown(app)
 
 

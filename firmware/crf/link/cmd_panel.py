@@ -43,7 +43,8 @@ def c_screen(s, a):
 def c_button(s, a):
     vb = getattr(s.board, "panel_buttons", None)
     if vb is None:
-        raise Refused(F.ERR_DENIED, "button: simulation only, refused on real hardware")
+        raise Refused(F.ERR_DENIED, "button: simulation only (the virtual freezer with its "
+                                    "panel, run.py --panel on); refused on real hardware")
     names = a.get("button")
     if isinstance(names, str):
         names = (names,)

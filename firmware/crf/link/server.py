@@ -17,7 +17,6 @@
 from crf.link import frame as F
 from crf.link import auth as _auth
 from crf.link import cmd_device, cmd_profile, cmd_run
-from crf.link import cmd_panel
 from crf.link.args import Refused
 from crf.record.audit import Audit
 
@@ -47,7 +46,7 @@ _NO_CACHE = ("identify", "status", "profile_list", "profile_get", "profile_valid
              "log_list", "log_fetch", "config_get", "audit_fetch", "screen")
 # Take the payload as it is, not as JSON arguments.
 _RAW = ("profile_put", "profile_validate")
-_MODULES = (cmd_device, cmd_profile, cmd_run, cmd_panel)
+_MODULES = (cmd_device, cmd_profile, cmd_run)
 
 
 class Server:
@@ -76,6 +75,7 @@ class Server:
         self.status_t = 0
         self.upload = None          # profile upload: [name, total, file, next offset, ticks, path, sha256]
         self.exit = None            # ("restart" | "repl", ticks when asked)
+        self.modules = _MODULES     # + crf.link.cmd_panel on a board with a front panel
 
     # -- the loop's entry --------------------------------------------------
     def service(self):
@@ -133,7 +133,7 @@ class Server:
         try:
             fn = None
             if name:
-                for m in _MODULES:
+                for m in self.modules:
                     fn = getattr(m, "c_" + name, None)
                     if fn is not None:
                         break

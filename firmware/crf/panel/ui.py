@@ -43,7 +43,7 @@ MESSAGE = const(10)
 CONFIG = const(11)
 
 _MIN_MS = const(250)        # redraws at most 4 per second
-_REFRESH_PASSES = const(30)  # status screen: live values every 30 passes (3 s), if changed
+_REFRESH_PASSES = const(50)  # status screen: live values every 50 passes (5 s), if changed
 _PAGES = const(4)           # display pages sent per pass (8 make a frame)
 _CONFIRM_MS = const(15000)  # a stop not confirmed in time is cancelled
 _IDLE_MS = const(120000)    # other screens fall back to the status screen
