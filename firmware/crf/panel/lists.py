@@ -33,7 +33,7 @@ def listing(fb, title, rows, sel, foot=None):
         j = top + i
         if j >= n:
             break
-        row(fb, rows[j], 10 + 9 * i, j == sel)
+        row(fb, rows[j], 11 + 9 * i, j == sel)
     if foot:
         fb.text(foot, 0, 56, 1)
     if n > last:                    # scroll position on the right edge

@@ -118,7 +118,7 @@ def draw(self, fb):
         if j >= n:
             break
         r = rows[j]
-        L.row(fb, (" " if r.acked else "!") + r.text, 10 + 9 * i, j == sel)
+        L.row(fb, (" " if r.acked else "!") + r.text, 11 + 9 * i, j == sel)
     r = rows[sel]
     fb.text(("%s %s" % (r.code, D.hm(r.since_s)))[:16], 0, 47, 1)
     fb.text("OK:ack STOP:back", 0, 56, 1)
