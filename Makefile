@@ -18,7 +18,7 @@ PORT        ?= /dev/ttyACM0
 FW_SRC  := $(shell find firmware -name '*.py' -not -path '*/__pycache__/*')
 MPY_OUT := $(patsubst firmware/%.py,build/mpy/%.mpy,$(FW_SRC))
 
-.PHONY: help install test test-mpy powercut demo bench bench-log bench-link sim mpy deploy hil lint package-json clean distclean
+.PHONY: help install test test-mpy powercut demo bench bench-log bench-link sim panel-ref mpy deploy hil lint package-json clean distclean
 
 help:
 	@echo "make install   create .venv and install the host tools (+dev tools)"
@@ -30,6 +30,7 @@ help:
 	@echo "make bench-log run-record budgets: 4-hour record size, loop-time share, flash writes"
 	@echo "make bench-link link budgets: 4-hour record fetch at 115200 baud, loop jitter"
 	@echo "make sim       virtual freezer on a pty until Ctrl-C"
+	@echo "make panel-ref re-render the panel's reference screens (review before committing)"
 	@echo "make mpy       cross-compile the firmware into build/mpy/"
 	@echo "make deploy    .mpy firmware onto a Pico, restart, confirm the version (PORT=$(PORT));"
 	@echo "               prints the steps only without a board there or with DRY_RUN=1"
@@ -72,6 +73,11 @@ bench-link: install
 
 sim: install
 	$(CRF) sim
+
+# The panel's snapshot references, regenerated on purpose only (never by make test).
+panel-ref: install
+	CRF_PANEL_REF=regenerate $(PY) -m pytest -q tests/panel/test_panel_snapshots.py
+	git status --short tests/panel_ref docs/panel
 
 mpy: $(MPY_OUT)
 

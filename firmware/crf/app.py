@@ -83,6 +83,12 @@ class App:
             # A broken log area must not stop the freezer from booting.
             self.log_problem = "run log: %s" % ex
         self.link = Server(self)
+        self.panel = None           # front panel, on boards with a display
+        if getattr(board, "display", None) is not None:
+            from crf.panel.ui import Panel
+            from crf.link import cmd_panel
+            self.panel = Panel(self)
+            self.link.modules += (cmd_panel,)
         now = self.clock.ticks_ms()
         self._last_ctl = now
         self._next_ctl = now
@@ -337,6 +343,7 @@ class App:
     def pass_once(self):
         clock = self.clock
         now = clock.ticks_ms()
+        ticks = self.ticks
         self._read_probes()
         if clock.ticks_diff(now, self._next_ctl) >= 0:
             dt = clock.ticks_diff(now, self._last_ctl)
@@ -357,6 +364,8 @@ class App:
             b.set_heater(0.0)
         b.set_valve(self.valve_on)
         self.link.service()
+        if self.panel is not None:
+            self.panel.service(now, ticks != self.ticks)    # draws only in passes without a tick
         b.poll()
 
     def wait_next_pass(self):

@@ -50,6 +50,7 @@ class VirtualBoard:
     name = "virtual"
     storage_root = "/flash"
     display = None
+    panel_buttons = None        # fit_panel(): pressed by the link's `button` command
     serial = "virtual-0001"
 
     def __init__(self, plant, speed=0.0, link_in=None, link_out=None):
@@ -144,7 +145,14 @@ class VirtualBoard:
         return True
 
     def buttons(self):
-        return 0
+        vb = self.panel_buttons
+        return vb.read(self.clock.ms) if vb is not None and vb.queue else 0
+
+    def fit_panel(self):
+        """The front panel's display and buttons (run.py --panel on)."""
+        from crf_sim.display_virtual import VirtualDisplay, VirtualButtons
+        self.display = VirtualDisplay()
+        self.panel_buttons = VirtualButtons()
 
     def watchdog_feed(self):
         self.last_feed_ms = self.clock.ms

@@ -15,9 +15,14 @@ import gc
 # The firmware's largest modules first, with a collection after each: the
 # compiler's garbage is freed before the next module's code is placed, so the
 # heap stays in large pieces (128 KiW heap; see docs/architecture.md).
-for _m in ("crf.record.runlog", "crf.link.server", "crf.app"):
-    __import__(_m)
-    gc.collect()
+# The front panel (crf.panel) is fitted unless --panel off (loop-time
+# comparisons without it).
+_PANEL = not ("--panel" in sys.argv and sys.argv[sys.argv.index("--panel") + 1:][:1] == ["off"])
+for _m in ("crf.record.runlog", "crf.link.server", "crf.panel.ui", "crf.panel.screens",
+           "crf.link.cmd_panel", "crf.app"):
+    if _PANEL or "panel" not in _m:
+        __import__(_m)
+        gc.collect()
 import json
 import time
 from crf_sim.plant import load_plant, Plant, PlantError
@@ -32,7 +37,7 @@ from crf.link import auth
 _USAGE = "usage: run.py [--plant P] [--seed N] [--speed max|X] [--flash IMG] [--trace CSV] " \
          "[--autostart NAME] [--batch B] [--operator O] [--exit-after-end S] [--summary JSON] " \
          "[--config JSON] [--export-runs DIR] [--log on|off] [--cut-at S] [--pin PIN] " \
-         "[--autotune T1,T2 --tune-out JSON]"
+         "[--autotune T1,T2 --tune-out JSON] [--panel on|off]"
 
 TRACE_HEADER = ("t_s,state,step,kind,probe,rate_c_per_min,sp_chamber_c,sp_sample_c,chamber_c,sample_c,"
                 "chamber_true_c,sample_true_c,valve_duty,heater_duty,ln2_kg,valve_cycles,comp\n")
@@ -42,7 +47,7 @@ def parse_args(argv):
     opts = {"plant": _HERE + "/plants/bag_50ml.json", "seed": None, "speed": "1", "flash": None,
             "trace": None, "autostart": None, "exit_after_end": None, "summary": None, "config": None,
             "batch": "", "operator": "", "export_runs": None, "log": "on",
-            "cut_at": None, "pin": None, "autotune": None, "tune_out": None}
+            "cut_at": None, "pin": None, "autotune": None, "tune_out": None, "panel": "on"}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -144,6 +149,8 @@ def main(argv):
         except ValueError as ex:
             sys.stderr.write("virtual freezer: %s\n" % ex)
             return 2
+    if opts["panel"] == "on":
+        board.fit_panel()
     app = App(board, cfg)
     boot_facts = app.log.interrupted if app.log else None
     free0 = os.statvfs(board.storage_root)[3]     # blocks free before this run's record
@@ -184,7 +191,7 @@ def main(argv):
     # Tick-jitter histogram (diagnostics only): 4 KB in one piece, which a
     # fragmented heap may not have; then the summary has no tick_jitter.
     try:
-        hist = array.array("I", bytes(4 * _BINS)) if speed > 0 else None
+        hist = array.array("I", bytes(4 * _BINS)) if speed > 0 and opts["summary"] else None
     except MemoryError:
         hist = None
     period_us = app.cfg["control_period_ms"] * 1000 / speed if speed > 0 else 0

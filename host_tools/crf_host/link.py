@@ -32,10 +32,14 @@ except ImportError:  # running from a checkout without the package installed
 
 PROTOCOL = frame.VERSION
 RASPBERRY_PI_VID = 0x2E8A
-_CHUNK_COMMANDS = ("profile_get", "log_fetch", "audit_fetch", "tune_result")
+_CHUNK_COMMANDS = ("profile_get", "log_fetch", "audit_fetch", "tune_result", "screen")
 _UNSOLICITED_MAX = 1000     # kept for poll_unsolicited(); the oldest go first
 _READ_WAIT_S = 0.02
 PROFILE_MAX = 8192          # largest profile the device stores (profile_put)
+PANEL_FB_BYTES = 128 * 64 // 8  # the front panel display (screen command)
+# The panel's screens by number (crf.panel.ui), as the screen command reports them.
+SCREENS = ("home", "menu", "profiles", "preview", "entry", "confirm_start", "confirm_stop",
+           "alarms", "settings", "info", "message", "config")
 
 
 class LinkError(Exception):
@@ -431,3 +435,29 @@ class Client:
 
     def repl(self):
         return self.request("repl")
+
+    # -- front panel (docs/protocol.md: screen, button) -----------------------
+
+    def screen(self):
+        """What the front panel's display shows: {"width", "height", "format":
+        "MONO_VLSB", "fb": base64 of the framebuffer, and the panel's state
+        ("screen", "operator", "hint", ...)}. On the link the reply is a chunk:
+        width * height / 8 framebuffer bytes, then the state as JSON."""
+        import base64
+
+        _, total, data = self.request("screen")
+        if len(data) != total:
+            raise LinkError(f"{self.port} sent a short screen reply ({len(data)} of {total} bytes)")
+        n = PANEL_FB_BYTES
+        state = json.loads(bytes(data[n:]).decode()) if len(data) > n else {}
+        state["fb"] = base64.b64encode(bytes(data[:n])).decode()
+        state["format"] = "MONO_VLSB"
+        if isinstance(state.get("screen"), int):
+            i = state["screen"]
+            state["screen"] = SCREENS[i] if 0 <= i < len(SCREENS) else str(i)
+        return state
+
+    def button(self, buttons, ms=200):
+        """Press panel buttons ("UP", "DOWN", "OK", "STOP" or a list pressed
+        together) for ms of virtual time. Virtual freezer only."""
+        return self.request("button", {"button": buttons, "ms": int(ms)})

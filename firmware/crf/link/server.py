@@ -43,7 +43,7 @@ _ENGINEER = ("profile_put", "profile_delete", "log_ack", "config_set", "restart"
 # Not kept in the reply cache: read-only, so a retry may simply run again
 # (transfers are fetched by offset), and their replies are large.
 _NO_CACHE = ("identify", "status", "profile_list", "profile_get", "profile_validate",
-             "log_list", "log_fetch", "config_get", "audit_fetch", "tune_status", "tune_result")
+             "log_list", "log_fetch", "config_get", "audit_fetch", "tune_status", "tune_result", "screen")
 # Take the payload as it is, not as JSON arguments.
 _RAW = ("profile_put", "profile_validate")
 _MODULES = (cmd_device, cmd_profile, cmd_run, cmd_tune)
@@ -75,6 +75,7 @@ class Server:
         self.status_t = 0
         self.upload = None          # profile upload: [name, total, file, next offset, ticks, path, sha256]
         self.exit = None            # ("restart" | "repl", ticks when asked)
+        self.modules = _MODULES     # + crf.link.cmd_panel on a board with a front panel
 
     # -- the loop's entry --------------------------------------------------
     def service(self):
@@ -132,7 +133,7 @@ class Server:
         try:
             fn = None
             if name:
-                for m in _MODULES:
+                for m in self.modules:
                     fn = getattr(m, "c_" + name, None)
                     if fn is not None:
                         break

@@ -381,3 +381,4 @@ def main(argv=None):
 # The commands register themselves on the group when their modules load.
 from crf_host.cli import device, logs, local, profiles  # noqa: E402,F401
 from crf_host.cli import tune  # noqa: E402,F401
+from crf_host.cli import panel  # noqa: E402,F401

@@ -33,17 +33,23 @@ def _interrupt(*_):
               help="Where the firmware's stderr goes.")
 @click.option("--pin", metavar="PIN",
               help="Engineer PIN of the virtual freezer (passed to its runner as --pin).")
-def sim(plant, seed, speed, flash, log, pin):
+@click.option("--panel", is_flag=True,
+              help="Show the front panel's display here and press its buttons with keys "
+                   "(arrows, Enter, s; O / S hold OK / STOP; q quits).")
+def sim(plant, seed, speed, flash, log, pin, panel):
     """Virtual freezer behind a serial device (pty) until Ctrl-C.
 
     The first line printed is `virtual freezer on /dev/pts/N`: use that
-    device as --port (or $CRF_PORT) in another terminal.
+    device as --port (or $CRF_PORT) in another terminal. With --panel the
+    terminal becomes the freezer's front panel (it needs 130 columns).
     """
     from crf_host.simlaunch import VirtualFreezer
 
+    if panel and not sys.stdin.isatty():
+        raise click.UsageError("--panel needs a terminal (keys are read from it)")
     out = _console()
-    vf = VirtualFreezer(plant=plant, seed=seed, speed=speed, flash=flash,
-                        log=log, extra_args=("--pin", pin) if pin else ())
+    extra = (("--pin", pin) if pin else ()) + (("--panel", "on") if panel else ())
+    vf = VirtualFreezer(plant=plant, seed=seed, speed=speed, flash=flash, log=log, extra_args=extra)
     # SIGTERM (e.g. from a supervisor) stops the run like Ctrl-C does.
     old_term = signal.signal(signal.SIGTERM, _interrupt)
     code = 0
@@ -51,6 +57,9 @@ def sim(plant, seed, speed, flash, log, pin):
         vf.start()
         out.print(f"virtual freezer on {vf.port}", markup=False)
         out.print(f"stderr log: {log}  (Ctrl-C to stop)", markup=False)
+        if panel:
+            _panel(vf)
+            return
         while vf.running():
             time.sleep(0.2)
         code = vf.proc.returncode
@@ -63,6 +72,15 @@ def sim(plant, seed, speed, flash, log, pin):
         vf.close_log()
         signal.signal(signal.SIGTERM, old_term)
     sys.exit(1 if code else 0)
+
+
+def _panel(vf):
+    from crf_host import panelsim
+    from crf_host.link import Client
+
+    with Client(vf.port, timeout_s=5.0) as c:
+        c.identify()
+        panelsim.run(c)
 
 
 @crf.command(context_settings=CONTEXT)
