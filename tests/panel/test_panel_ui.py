@@ -3,7 +3,6 @@ operator calls and the alarm layer's contract (tests/panel/panel_fake.py),
 buttons as the board's raw bitmask pass by pass (100 ms), drawing into the
 framebuf stand-in (text recorded, so a test reads what a screen says)."""
 
-import os
 
 import pytest
 from hypothesis import given, settings, strategies as st

@@ -75,7 +75,7 @@ class Server:
         self.status_t = 0
         self.upload = None          # profile upload: [name, total, file, next offset, ticks, path, sha256]
         self.exit = None            # ("restart" | "repl", ticks when asked)
-        self.modules = _MODULES     # + crf.link.cmd_panel on a board with a front panel
+        self.modules = _MODULES  # type: tuple  # + crf.link.cmd_panel on a board with a front panel
 
     # -- the loop's entry --------------------------------------------------
     def service(self):

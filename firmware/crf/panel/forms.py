@@ -89,7 +89,7 @@ def _draw_confirm(p, fb):
 # start flow: profile list -> preview -> batch -> product -> operator -> confirm
 def _profiles(self, now):
     import os
-    names = []
+    names = []  # type: list[str]
     try:
         for n in os.listdir(self.app.profiles_dir):
             if n.endswith(".json") and len(names) < 24:

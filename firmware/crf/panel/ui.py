@@ -226,7 +226,7 @@ class Panel:
         self.dirty = True
 
     def say(self, text, now):
-        self.msg = [text[i:i + 16] for i in range(0, min(len(text), 112), 16)]
+        self.msg = tuple(text[i:i + 16] for i in range(0, min(len(text), 112), 16))
         self.go(MESSAGE, now)
 
     def say_hint(self, text, now):
