@@ -11,6 +11,7 @@ from crf.profile.engine import Engine, RUNNING, HELD, END, STOPPED
 from crf.link.server import Server
 from crf.record import format as recfmt
 from crf.record.runlog import RunLog, LogError
+from crf.safety.guard import Guard
 
 FW_VERSION = "0.1.0"
 MODEL = "CRF-1"
@@ -60,6 +61,8 @@ class App:
         self.sample_c = None
         self.chamber_faults = 0
         self.sample_faults = 0
+        self.chamber_n = 0          # conversions in the last control period
+        self.sample_n = 0
         self._chamber_mean = _Mean()
         self._sample_mean = _Mean()
         self.profile_name = None
@@ -77,9 +80,11 @@ class App:
         except (OSError, ValueError) as ex:
             # A broken log area must not stop the freezer from booting.
             self.log_problem = "run log: %s" % ex
-        self.link = Server(self)
         now = self.clock.ticks_ms()
         self._last_ctl = now
+        self.safety = Guard(self)   # alarms, interlocks, watchdog, outage recovery
+        self.alarms = self.safety.alarms
+        self.link = Server(self)
         self._next_ctl = now
         self._next_pass = now
         board.start_chamber()
@@ -102,6 +107,8 @@ class App:
             raise ValueError("a run is in progress")
         if self.chamber_c is None:
             raise ValueError("chamber probe has no reading")
+        if not self.safety.chamber_ok:
+            raise ValueError("chamber probe fault: %s" % self.safety.chamber.why)
         if self.log is None:
             raise StorageError(self.log_problem or "run log unavailable")
         prof, text = self.load_profile_text(name)
@@ -170,6 +177,12 @@ class App:
             self.log.event(self.run_ms, self.clock.rtc_s(), code, who, detail)
         self._queue_event(code, who, detail)
 
+    def ack_alarms(self, who="operator"):
+        """Acknowledge every listed alarm (one event each); returns how many."""
+        n = self.alarms.ack(who)
+        self.safety._outputs()
+        return n
+
     def running(self):
         return self.engine.state in (RUNNING, HELD, END)
 
@@ -226,6 +239,8 @@ class App:
             f |= recfmt.F_COMP
         if e.probe == "sample" and e.mode:
             f |= recfmt.F_SAMPLE_CTL
+        if self.alarms._list:
+            f |= recfmt.F_ALARM
         if self.board.chamber_fault:
             f |= recfmt.F_CHAMBER_FAULT
         if self.board.sample_fault:
@@ -276,15 +291,20 @@ class App:
                 self.sample_c = s
 
     def _take_means(self):
+        self.chamber_n = self._chamber_mean.n
+        self.sample_n = self._sample_mean.n
         self.chamber_c = self._chamber_mean.take(self.chamber_c)
         self.sample_c = self._sample_mean.take(self.sample_c)
 
     def _control(self, dt_ms):
         e = self.engine
         ctl = self.ctl
-        sample_f = ctl.filter_sample(self.sample_c, dt_ms)
+        sf = self.safety
+        sf.sense(dt_ms)             # probe validity; degraded modes
+        sample_f = ctl.filter_sample(self.sample_c, dt_ms) if sf.sample_ok else None
         if not self.running():
             ctl.update(dt_ms, MODE_OFF, 0.0, 0.0, 0.0, 0.0, self.chamber_c, sample_f)
+            sf.act(dt_ms)
             return
         rate_before = e.rate_c_s
         self.run_ms += dt_ms
@@ -299,6 +319,7 @@ class App:
         ctl.update(dt_ms, e.mode, e.sp_chamber, e.rate_chamber_c_s() if e.state == RUNNING else 0.0,
                    e.sp_sample, e.rate_sample_c_s() if e.state == RUNNING else 0.0,
                    self.chamber_c, sample_f)
+        sf.act(dt_ms)               # alarms, interlocks, hard limits (may override the duties)
         self._log_sample()
 
     def pass_once(self):
@@ -322,6 +343,7 @@ class App:
         else:
             self.valve_on = False
             b.set_heater(0.0)
+        self.safety.gate()          # door interlock, output blocks (every pass)
         b.set_valve(self.valve_on)
         self.link.service()
         b.poll()
@@ -339,5 +361,5 @@ class App:
     def run(self):
         while True:
             self.pass_once()
-            self.board.watchdog_feed()
+            self.safety.feed()
             self.wait_next_pass()

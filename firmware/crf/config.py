@@ -37,6 +37,18 @@ DEFAULTS = {
     "comp_release_c": 3.0,        # excursion ends once the sample is this far below its post-nucleation peak
     # run record
     "log_interval_ms": 5000,      # one sample record per interval (1000 for 1 s)
+    # alarm limits (docs/safety.md); a limit cannot be switched off
+    "alarm_chamber_dev_c": 5.0,   # chamber this far from its setpoint ...
+    "alarm_chamber_dev_s": 120,   # ... for this long
+    "alarm_sample_dev_c": 5.0,    # sample-probe steps: sample this far from its setpoint ...
+    "alarm_sample_dev_s": 300,    # ... for this long
+    "alarm_chamber_min_c": -170.0,  # hard limits, independent of the PID: LN2 blocked below
+    "alarm_chamber_max_c": 50.0,  # ... heater blocked above
+    "alarm_overcool_c": 20.0,     # LN2 blocked while the chamber is this far below its setpoint
+    "alarm_overtemp_c": 20.0,     # heater blocked while this far above it
+    # power-failure recovery: resume if the outage was at most this long (0: always hold)
+    "recover_resume_max_s": 900,
+    "recover_path_c": 5.0,        # ... and the product warmed at most this much
 }
 
 _LIMITS = {
@@ -67,6 +79,16 @@ _LIMITS = {
     "comp_rate_c_min": (1.0, 60.0),
     "comp_release_c": (0.5, 30.0),
     "log_interval_ms": (1000, 60000),
+    "alarm_chamber_dev_c": (0.5, 50.0),
+    "alarm_chamber_dev_s": (10, 3600),
+    "alarm_sample_dev_c": (0.5, 50.0),
+    "alarm_sample_dev_s": (10, 7200),
+    "alarm_chamber_min_c": (-196.0, -20.0),   # LN2 boils at -196 C
+    "alarm_chamber_max_c": (20.0, 80.0),
+    "alarm_overcool_c": (2.0, 100.0),
+    "alarm_overtemp_c": (2.0, 100.0),
+    "recover_resume_max_s": (0, 86400),
+    "recover_path_c": (0.5, 30.0),
 }
 
 
@@ -87,7 +109,9 @@ def check(values):
             raise ConfigError("config: %s: must be a number" % key)
         lo, hi = _LIMITS[key]
         if not lo <= v <= hi:
-            raise ConfigError("config: %s: %s outside %s..%s" % (key, v, lo, hi))
+            raise ConfigError("config: %s: %s outside %s..%s%s" % (
+                key, v, lo, hi, " (a safety limit cannot be switched off or set outside the "
+                "physical range)" if key.startswith("alarm_") else ""))
         cfg[key] = int(v) if isinstance(DEFAULTS[key], int) else float(v)
     if cfg["valve_min_on_ms"] + cfg["valve_min_off_ms"] > cfg["valve_period_ms"]:
         raise ConfigError("config: valve_period_ms: shorter than min on + min off")

@@ -73,6 +73,16 @@ class VirtualBoard:
         self._poll.register(self._in, select.POLLIN)
         self._chamber_pending = False
         self._sample_pending = False
+        # emulated hardware watchdog and reset-cause register (crf_sim.faults)
+        self.wdt_ms = None
+        self.cause_path = None      # host file standing in for the reset-cause register
+        self.on_reset = None        # the simulator keeps the plant across a reset
+        # injected faults (simulation only: crf_sim.faults, link command sim_fault)
+        self.f_door = False
+        self.f_ln2_low = False
+        self.f_valve_stuck = False
+        self.f_heater_stuck = False
+        self.hang = False
 
     def calibration(self):
         """The measurement chain in force, for the run record."""
@@ -86,7 +96,10 @@ class VirtualBoard:
         p = self.plant
         if self.valve:
             self.valve_on_ms += ms
-        p.step(ms, self.valve, self.heater, self.fan)
+        p.step(ms, self.valve or self.f_valve_stuck, 1.0 if self.f_heater_stuck else self.heater, self.fan)
+        if self.wdt_ms is not None and self.clock.ms + ms - self.last_feed_ms > self.wdt_ms:
+            from crf_sim import faults
+            faults.watchdog_reset(self)
 
     # probes: one-shot conversions, read on a later pass
     def start_chamber(self):
@@ -96,6 +109,8 @@ class VirtualBoard:
         self._sample_pending = True
 
     def read_chamber(self):
+        while self.hang:            # a hung driver: only the watchdog gets out
+            self.clock.sleep_ms(10)
         if not self._chamber_pending:
             return None
         self._chamber_pending = False
@@ -138,16 +153,35 @@ class VirtualBoard:
 
     # inputs
     def door_open(self):
-        return False
+        return self.f_door
 
     def ln2_supply_ok(self):
-        return True
+        return not self.f_ln2_low
 
     def buttons(self):
         return 0
 
     def watchdog_feed(self):
         self.last_feed_ms = self.clock.ms
+
+    def enable_watchdog(self, timeout_ms):
+        self.wdt_ms = int(timeout_ms)
+        self.last_feed_ms = self.clock.ms
+
+    def reset_cause(self):
+        """'watchdog' after an emulated watchdog reset, else None (read once)."""
+        import os
+        try:
+            with open(self.cause_path) as f:
+                cause = f.read().strip()
+            os.remove(self.cause_path)
+            return cause or None
+        except (OSError, TypeError):
+            return None
+
+    def sim_fault(self, app, kind, on):
+        from crf_sim import faults
+        faults.apply(app, self, kind, on)
 
     # link: non-blocking read of what the host sent
     def link_read(self, buf):

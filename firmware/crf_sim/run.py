@@ -15,7 +15,7 @@ import gc
 # The firmware's largest modules first, with a collection after each: the
 # compiler's garbage is freed before the next module's code is placed, so the
 # heap stays in large pieces (128 KiW heap; see docs/architecture.md).
-for _m in ("crf.record.runlog", "crf.profile.validate", "crf.link.server", "crf.app"):
+for _m in ("crf.record.runlog", "crf.profile.validate", "crf.link.server", "crf.safety.guard", "crf.app"):
     __import__(_m)
     gc.collect()
 import json
@@ -31,7 +31,8 @@ from crf.link import auth
 
 _USAGE = "usage: run.py [--plant P] [--seed N] [--speed max|X] [--flash IMG] [--trace CSV] " \
          "[--autostart NAME] [--batch B] [--operator O] [--exit-after-end S] [--summary JSON] " \
-         "[--config JSON] [--export-runs DIR] [--log on|off] [--cut-at S] [--pin PIN]"
+         "[--config JSON] [--export-runs DIR] [--log on|off] [--cut-at S] [--pin PIN] " \
+         "[--fault KIND@MOMENT[+S][/S]] [--outage S] [--run-for S]"
 
 TRACE_HEADER = ("t_s,state,step,kind,probe,rate_c_per_min,sp_chamber_c,sp_sample_c,chamber_c,sample_c,"
                 "chamber_true_c,sample_true_c,valve_duty,heater_duty,ln2_kg,valve_cycles,comp\n")
@@ -41,7 +42,7 @@ def parse_args(argv):
     opts = {"plant": _HERE + "/plants/bag_50ml.json", "seed": None, "speed": "1", "flash": None,
             "trace": None, "autostart": None, "exit_after_end": None, "summary": None, "config": None,
             "batch": "", "operator": "", "export_runs": None, "log": "on",
-            "cut_at": None, "pin": None}
+            "cut_at": None, "pin": None, "fault": None, "outage": "0", "run_for": None}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -137,6 +138,14 @@ def main(argv):
     flash = opts["flash"] or "/tmp/crf-virtual-flash-%d.img" % (time.time_ns() % 1000000007)
     dev = flashdev.mount(flash, board.storage_root)
     seed_flash(board)
+    faults = None
+    if opts["flash"]:
+        board.cause_path = opts["flash"] + ".cause"
+        if _exists(opts["flash"] + ".plant"):
+            # The first boot after a cut or watchdog reset: the plant and the
+            # RTC carry on (crf_sim.faults).
+            from crf_sim import faults
+            faults.boot(board, opts["flash"], int(opts["outage"]))
     if opts["pin"]:
         try:
             auth.set_pin(opts["pin"], board.storage_root)
@@ -145,6 +154,9 @@ def main(argv):
             return 2
     app = App(board, cfg)
     boot_facts = app.log.interrupted if app.log else None
+    inj = None
+    run_for = int(opts["run_for"]) * 1000 if opts["run_for"] else None
+    raised = []                 # (t_s, code) of every alarm raised, for the summary
     free0 = os.statvfs(board.storage_root)[3]     # blocks free before this run's record
     log_us = [0]
     if opts["log"] == "off":
@@ -202,16 +214,31 @@ def main(argv):
                 hist[d if d < _BINS else _BINS - 1] += 1
             jit[0] = app.ticks
             jit[1] = t1
-        board.watchdog_feed()
+        app.safety.feed()
+        for r in app.alarms.active():
+            if len(raised) < 40 and (r.since_s, r.code) not in raised:
+                raised.append((r.since_s, r.code))
         if autostart and not started and app.chamber_c is not None:
-            app.start_run(autostart, opts["batch"], "", opts["operator"])
+            if not app.running():       # (a run recovered after a restart goes on)
+                app.start_run(autostart, opts["batch"], "", opts["operator"])
             started = True
+            if opts["fault"]:
+                gc.collect()
+                from crf_sim import faults
+                inj = faults.Injector(app, board, opts["fault"])
             wear0 = (dev.progs, dev.prog_bytes, dev.erases, app.log.syncs, clock.ms)
             ticks0 = app.ticks
             emu0 = dev.emu_us
         ms = clock.ms
-        if cut_at is not None and ms >= cut_at:
+        if inj is not None:
+            inj.poll(ms)
+        if (cut_at is not None and ms >= cut_at) or (inj is not None and inj.cut):
             cut = True
+            if opts["flash"]:
+                from crf_sim import faults
+                faults.save_state(board)
+            break
+        if run_for is not None and ms >= run_for:
             break
         if ms >= next_trace:
             if trace:
@@ -268,6 +295,8 @@ def main(argv):
             "cut": cut,
             "plant": spec.get("name"),
         }
+        if faults is not None:
+            s.update(faults.summary(app, board, inj, raised, exit_code))
         if started:
             ticks = app.ticks - ticks0
             s["loop_us_per_tick"] = loop_us / ticks if ticks else None

@@ -496,12 +496,16 @@ class RunLog:
                 facts["step"] = v[0]
                 facts["last_t_ms"] = v[1]
                 facts["state"] = fmt.STATE_CODES[v[8] & 7] if v[8] & 7 < 5 else None
+                facts["chamber_c"] = v[2]
+                facts["sample_c"] = v[3]
             elif tag == fmt.TAG_EVENT:
                 t_ms, rtc_s, ev, who, detail = fmt.unpack_event(rec)
                 facts["last_t_ms"] = t_ms
                 if rtc_s:
                     facts["last_rtc_s"] = rtc_s
-                if ev == "step":
+                if ev == "nucleation":
+                    facts["nucleated"] = True
+                elif ev == "step":
                     facts["step"] = int(detail.split(" ")[0]) - 1   # events count from 1
                     facts["step_since_ms"] = t_ms
                 elif ev in ("hold", "continue", "end", "start"):
@@ -516,6 +520,7 @@ class RunLog:
             facts["profile"] = h.get("profile_name")
             facts["batch"] = h.get("batch")
             facts["start_rtc_s"] = h.get("start_rtc_s")
+            facts["profile_sha256"] = h.get("profile_sha256")
             if facts["last_rtc_s"] is None and facts["start_rtc_s"]:
                 facts["last_rtc_s"] = facts["start_rtc_s"]
             if facts["start_rtc_s"]:
