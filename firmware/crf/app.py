@@ -3,6 +3,7 @@
 # controller once per control period, time the LN2 valve, serve the link
 # (crf.link.server, once per pass). Nothing here blocks; the only wait is the
 # sleep to the next pass.
+import gc
 from crf import config
 from crf.control.controller import Controller, MODE_OFF
 from crf.control.valve import ValveDriver
@@ -119,6 +120,7 @@ class App:
             log.seal(self._interrupted_t(), rtc, recfmt.SEAL_INTERRUPTED)
         header = self._header(name, text, batch, product, operator, rtc)
         planned = validate.estimate_duration_s(prof, self.chamber_c)
+        gc.collect()        # the profile's parse garbage out: the record's buffers need whole pieces
         try:
             log.open_run(header, planned, self.cfg["log_interval_ms"])
         except (LogError, OSError) as ex:
@@ -177,9 +179,10 @@ class App:
             self.log.event(self.run_ms, self.clock.rtc_s(), code, who, detail)
         self._queue_event(code, who, detail)
 
-    def ack_alarms(self, who="operator"):
-        """Acknowledge every listed alarm (one event each); returns how many."""
-        n = self.alarms.ack(who)
+    def ack_alarms(self, who="operator", code=None):
+        """Acknowledge the listed alarms (or the one with `code`), one event
+        each; the buzzer stops; returns how many."""
+        n = self.alarms.ack(who, code)
         self.safety._outputs()
         return n
 

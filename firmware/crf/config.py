@@ -44,11 +44,9 @@ DEFAULTS = {
     "alarm_sample_dev_s": 300,    # ... for this long
     "alarm_chamber_min_c": -170.0,  # hard limits, independent of the PID: LN2 blocked below
     "alarm_chamber_max_c": 50.0,  # ... heater blocked above
-    "alarm_overcool_c": 20.0,     # LN2 blocked while the chamber is this far below its setpoint
-    "alarm_overtemp_c": 20.0,     # heater blocked while this far above it
+    "alarm_band_c": 20.0,         # LN2 blocked while the chamber is this far below its setpoint, heater this far above
     # power-failure recovery: resume if the outage was at most this long (0: always hold)
     "recover_resume_max_s": 900,
-    "recover_path_c": 5.0,        # ... and the product warmed at most this much
 }
 
 _LIMITS = {
@@ -85,10 +83,8 @@ _LIMITS = {
     "alarm_sample_dev_s": (10, 7200),
     "alarm_chamber_min_c": (-196.0, -20.0),   # LN2 boils at -196 C
     "alarm_chamber_max_c": (20.0, 80.0),
-    "alarm_overcool_c": (2.0, 100.0),
-    "alarm_overtemp_c": (2.0, 100.0),
+    "alarm_band_c": (2.0, 100.0),
     "recover_resume_max_s": (0, 86400),
-    "recover_path_c": (0.5, 30.0),
 }
 
 

@@ -98,8 +98,8 @@ class VirtualBoard:
             self.valve_on_ms += ms
         p.step(ms, self.valve or self.f_valve_stuck, 1.0 if self.f_heater_stuck else self.heater, self.fan)
         if self.wdt_ms is not None and self.clock.ms + ms - self.last_feed_ms > self.wdt_ms:
-            from crf_sim import faults
-            faults.watchdog_reset(self)
+            import sys
+            sys.modules["crf_sim.restart"].watchdog_reset(self)
 
     # probes: one-shot conversions, read on a later pass
     def start_chamber(self):
@@ -179,9 +179,31 @@ class VirtualBoard:
         except (OSError, TypeError):
             return None
 
-    def sim_fault(self, app, kind, on):
-        from crf_sim import faults
-        faults.apply(app, self, kind, on)
+    def restore_rtc(self, path, outage_s):
+        """After a restart the RTC (battery-backed) went on through the outage."""
+        import os
+        try:
+            with open(path) as f:
+                rtc = int(f.read())
+            os.remove(path)
+        except (OSError, ValueError):
+            return False
+        self.clock.set_rtc_s(rtc + outage_s)
+        return True
+
+    def sim_fault(self, kind, on):
+        """Link command sim_fault (simulation only): a fault on or off."""
+        if kind in ("door", "ln2_low", "valve_stuck", "heater_stuck"):
+            setattr(self, "f_" + kind, on)
+        elif kind == "hang":
+            self.hang = on
+        elif kind in ("chamber_open", "chamber_short", "chamber_stuck",
+                      "sample_open", "sample_short", "sample_stuck"):
+            probe, what = kind.split("_")
+            self.plant.set_fault(probe, what if on else None)
+        else:
+            raise ValueError("kind: door, ln2_low, valve_stuck, heater_stuck, hang, "
+                             "chamber_/sample_ open, short or stuck")
 
     # link: non-blocking read of what the host sent
     def link_read(self, buf):

@@ -139,13 +139,13 @@ def main(argv):
     dev = flashdev.mount(flash, board.storage_root)
     seed_flash(board)
     faults = None
+    restarted = False
     if opts["flash"]:
         board.cause_path = opts["flash"] + ".cause"
-        if _exists(opts["flash"] + ".plant"):
-            # The first boot after a cut or watchdog reset: the plant and the
-            # RTC carry on (crf_sim.faults).
-            from crf_sim import faults
-            faults.boot(board, opts["flash"], int(opts["outage"]))
+        # The first boot after a cut or watchdog reset: the RTC, and the
+        # freezer's contents, carry on through the outage (crf_sim.faults).
+        restarted = board.restore_rtc(opts["flash"] + ".rtc", int(opts["outage"]))
+    gc.collect()
     if opts["pin"]:
         try:
             auth.set_pin(opts["pin"], board.storage_root)
@@ -153,10 +153,18 @@ def main(argv):
             sys.stderr.write("virtual freezer: %s\n" % ex)
             return 2
     app = App(board, cfg)
+    restart = None
+    if opts["flash"] and (restarted or opts["fault"] or opts["cut_at"]):
+        gc.collect()
+        from crf_sim import restart     # simulation only: the plant carries on through restarts
+        if restarted:
+            restart.boot(board, opts["flash"], int(opts["outage"]))
+    if opts["fault"]:
+        gc.collect()
+        from crf_sim import faults      # simulation only
     boot_facts = app.log.interrupted if app.log else None
     inj = None
     run_for = int(opts["run_for"]) * 1000 if opts["run_for"] else None
-    raised = []                 # (t_s, code) of every alarm raised, for the summary
     free0 = os.statvfs(board.storage_root)[3]     # blocks free before this run's record
     log_us = [0]
     if opts["log"] == "off":
@@ -215,16 +223,11 @@ def main(argv):
             jit[0] = app.ticks
             jit[1] = t1
         app.safety.feed()
-        for r in app.alarms.active():
-            if len(raised) < 40 and (r.since_s, r.code) not in raised:
-                raised.append((r.since_s, r.code))
         if autostart and not started and app.chamber_c is not None:
             if not app.running():       # (a run recovered after a restart goes on)
                 app.start_run(autostart, opts["batch"], "", opts["operator"])
             started = True
             if opts["fault"]:
-                gc.collect()
-                from crf_sim import faults
                 inj = faults.Injector(app, board, opts["fault"])
             wear0 = (dev.progs, dev.prog_bytes, dev.erases, app.log.syncs, clock.ms)
             ticks0 = app.ticks
@@ -232,11 +235,13 @@ def main(argv):
         ms = clock.ms
         if inj is not None:
             inj.poll(ms)
+            if inj.done:
+                app.stop("sim")         # seen enough: close the record as the harness does
+                break
         if (cut_at is not None and ms >= cut_at) or (inj is not None and inj.cut):
             cut = True
-            if opts["flash"]:
-                from crf_sim import faults
-                faults.save_state(board)
+            if restart is not None:
+                restart.save_state(board)
             break
         if run_for is not None and ms >= run_for:
             break
@@ -266,6 +271,8 @@ def main(argv):
         app.wait_next_pass()
     wall_ms = time.ticks_diff(time.ticks_ms(), wall0)
     run_id = app.log.run_id if app.log else None
+    app.link = None             # the loop is over: its buffers make room for the export
+    gc.collect()
     if opts["export_runs"] and app.log and not cut:
         for rid, _, _ in app.log.runs():
             export_run(app.log, rid, opts["export_runs"])
@@ -274,6 +281,7 @@ def main(argv):
     if trace:
         trace.close()
     if opts["summary"]:
+        gc.collect()
         s = {
             "heap_peak_bytes": heap_peak,
             "heap_total_bytes": gc.mem_alloc() + gc.mem_free(),
@@ -295,8 +303,8 @@ def main(argv):
             "cut": cut,
             "plant": spec.get("name"),
         }
-        if faults is not None:
-            s.update(faults.summary(app, board, inj, raised, exit_code))
+        if restart is not None:
+            s.update(restart.summary(app, board, inj, exit_code))
         if started:
             ticks = app.ticks - ticks0
             s["loop_us_per_tick"] = loop_us / ticks if ticks else None
@@ -314,7 +322,7 @@ def main(argv):
                 "program_bytes": (dev.prog_bytes - wear0[1]) / hours,
                 "block_erases": (dev.erases - wear0[2]) / hours}
         with open(opts["summary"], "w") as f:
-            f.write(json.dumps(s))
+            json.dump(s, f)
     return exit_code
 
 

@@ -71,6 +71,7 @@ COMMANDS = {
     "repl": 0x71,
     "screen": 0x78,
     "button": 0x79,         # simulation only
+    "sim_fault": 0x7A,      # simulation only: fault injection (docs/safety.md)
 }
 COMMAND_NAMES = {v: k for k, v in COMMANDS.items()}
 

@@ -514,7 +514,7 @@ class RunLog:
 
         size = _size(path)
         with open(path, "rb") as f:
-            s = reader.scan(f, size, visit)
+            s = reader.scan(f, size, visit, self._scan_buf(f))
         if s.header is not None:
             h = json.loads(s.header)
             facts["profile"] = h.get("profile_name")
@@ -565,6 +565,19 @@ class RunLog:
                                             facts["step"]))
         self.interrupted = facts
         return facts
+
+    def _scan_buf(self, f):
+        # A buffer for the boot scan as large as this run's header needs, not
+        # MAX_RECORD: a fragmented heap (128 KiW) may have no 8 KB in one piece.
+        m = len(fmt.MAGIC)
+        hb = bytearray(m + 3)
+        got = f.readinto(hb)
+        f.seek(0)
+        if got == m + 3 and hb[m] == fmt.TAG_HEADER:
+            n = (hb[m + 1] | (hb[m + 2] << 8)) + 5
+            if n <= fmt.MAX_RECORD:
+                return bytearray(n if n > 1024 else 1024)
+        return None
 
     def _cut_back(self, path, good_end):
         # littlefs has no truncate here: copy the good prefix, then rename over

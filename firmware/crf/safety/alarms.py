@@ -4,6 +4,8 @@
 # and, for latching alarms, acknowledged. Raise, clear and acknowledge are
 # events of the run record and of the link (app.note). docs/safety.md has the
 # trigger, delay, action and clearing of each.
+from array import array
+
 # (crf.safety.guard names the rows by their index in TABLE)
 # code (stable id), display text (<= 20 chars), latching
 TABLE = (
@@ -27,20 +29,19 @@ TABLE = (
 
 
 class Row:
-    def __init__(self, code, text, latch):
+    def __init__(self, code, text):
         self.code = code
         self.text = text
-        self.latch = latch
         self.since_s = 0        # RTC seconds when raised
         self.acked = False
         self.active = False     # condition present (after its delay)
-        self.t_ms = 0           # how long the condition has held, towards the delay
 
 
 class Alarms:
     def __init__(self, app):
         self.app = app
-        self.rows = [Row(c, t, l) for c, t, l in TABLE]
+        self.rows = [Row(c, t) for c, t, _ in TABLE]
+        self._t = array("i", bytes(4 * len(TABLE)))    # ms each condition has held
         self._list = []         # listed rows; changes only on raise/clear/ack
 
     # -- the interface the panel, link and autotune read ---------------------
@@ -62,13 +63,14 @@ class Alarms:
         r = self.rows[i]
         if on:
             if not r.active:
-                r.t_ms += dt_ms
-                if r.t_ms >= delay_ms:
+                t = self._t[i] + dt_ms
+                self._t[i] = t
+                if t >= delay_ms:
                     if v is not None:
                         detail = "%.1f C vs %.1f C" % (v, sp)
                     self.raise_(i, detail)
             return r.active
-        r.t_ms = 0
+        self._t[i] = 0
         if r.active:
             self.clear(i)
         return False
@@ -90,15 +92,21 @@ class Alarms:
         if not r.active:
             return
         r.active = False
-        r.t_ms = 0
+        self._t[i] = 0
         self.app.note("alarm_cleared", "controller", r.code)
-        if r.acked or not r.latch:
+        if r.acked or not TABLE[i][2]:
             self._list.remove(r)
 
-    def ack(self, who):
+    def listed(self, code):
+        for r in self._list:
+            if r.code == code:
+                return True
+        return False
+
+    def ack(self, who, code=None):
         n = 0
         for r in self._list[:]:
-            if not r.acked:
+            if not r.acked and (code is None or r.code == code):
                 r.acked = True
                 n += 1
                 self.app.note("alarm_acked", who, r.code)

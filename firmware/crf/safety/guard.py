@@ -65,7 +65,7 @@ class _Probe:
         elif self.last is not None and abs(v - self.last) > self.rate * dt_ms * 0.001:
             why = "implausible rate"
         if why is None:
-            if driven and v == self.last:
+            if v == self.last and (driven or self.same_ms >= self.stuck_ms):
                 self.same_ms += dt_ms
             else:
                 self.same_ms = 0
@@ -109,7 +109,7 @@ class Guard:
         import sys
         from crf.safety import boot
         boot.start(self)            # reset cause, interrupted run, watchdog on
-        del sys.modules["crf.safety.boot"]     # boot-time code: not kept resident
+        _drop(sys, "boot")          # boot-time code: not kept resident
 
     # -- per pass ----------------------------------------------------------
     def gate(self):
@@ -173,7 +173,7 @@ class Guard:
             import sys
             from crf.safety import recovery
             recovery.apply(app, facts)
-            del sys.modules["crf.safety.recovery"]    # boot-time code: not kept resident
+            _drop(sys, "recovery")      # boot-time code: not kept resident
 
     def act(self, dt_ms):
         """After the controller: deviations, interlocks, hard limits, overrides."""
@@ -188,7 +188,9 @@ class Guard:
         sp = ctl.chamber_sp
         ctrl = running and e.mode and ch is not None
         door = self.door
-        # trends over the last minute (chamber every 10 s)
+        # trends over the last minute (chamber every 10 s), restarted by the door
+        if door:
+            self._hist_n = 0
         self._hist_ms += dt_ms
         if ch is not None and self._hist_ms >= _WIN_MS:
             self._hist_ms = 0
@@ -218,14 +220,22 @@ class Guard:
         # valve stuck open: cooling with the valve closed
         al.cond(_VALVE_STUCK, ctrl and self._ln2_off >= _TREND_MS and slope is not None
                 and slope < -2.0 and ch < sp - 3.0, dt_ms, 0, None, ch, sp)
-        # heater runaway: warming with the heater off (not the door)
-        al.cond(_HEATER, ctrl and not door and self._heat_off >= _TREND_MS and slope is not None
-                and slope > 2.0 and ch > sp + 3.0, dt_ms, 0, None, ch, sp)
+        # heater runaway: the heater commanded off, yet the chamber warms, or
+        # the loop (P + I, watts) fights more heat than the model explains while
+        # LN2 still has room (saturated: ln2_no_cool's case). Not the door.
+        # (Not in compensation nor on fast chamber ramps: there the model's
+        # errors and the latent heat look alike.)
+        hot_in = ctrl and (slope is not None and slope > 2.0 and ch > sp + 3.0 or
+                           not e.comp and -0.05 < e.rate_chamber_c_s() < 0.05 and ctl.ln2_duty < 0.9
+                           and cfg["chamber_kp"] * (sp - ch) + ctl.chamber_pid.integral
+                           < -0.8 * cfg["heater_w"])
+        al.cond(_HEATER, hot_in and not door and self._heat_off >= _TREND_MS, dt_ms, _TREND_MS // 2,
+                None, ch, sp)
         # hard limits, independent of the PID
         cold = ch is not None and (ch < cfg["alarm_chamber_min_c"] or
-                                   (ctrl and ch < sp - cfg["alarm_overcool_c"]))
+                                   (ctrl and ch < sp - cfg["alarm_band_c"]))
         hot = ch is not None and (ch > cfg["alarm_chamber_max_c"] or
-                                  (ctrl and not door and ch > sp + cfg["alarm_overtemp_c"]))
+                                  (ctrl and not door and ch > sp + cfg["alarm_band_c"]))
         al.cond(_OVER_COOL, cold, dt_ms, 0, None, ch, sp)
         al.cond(_OVER_TEMP, hot, dt_ms, 0, None, ch, sp)
         # record storage, clock
@@ -268,6 +278,11 @@ class Guard:
         b.set_buzzer(unacked > 0)
         self._blink = not self._blink
         b.set_led(True if healthy else self._blink)
+
+
+def _drop(sys, name):
+    del sys.modules["crf.safety." + name]
+    delattr(sys.modules["crf.safety"], name)
 
 
 def _sample_ahead(e):

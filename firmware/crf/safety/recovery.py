@@ -3,7 +3,7 @@
 # Policy (docs/safety.md, "Power-failure recovery"), configurable:
 #   resume  if the outage was at most recover_resume_max_s (0: never), the
 #           profile is the one that ran, the run was running (not held by an
-#           operator) and the product is within recover_path_c of where it
+#           operator) and the product is within 5 C (_PATH_C) of where it
 #           was at the cut (not warmed off the path): the interrupted step
 #           continues from the product's present temperature (never warming
 #           it back), a hold step for what remained of it.
@@ -14,6 +14,7 @@
 from crf.control.controller import MODE_CHAMBER
 from crf.profile.engine import RUNNING, HELD, END
 
+_PATH_C = 5.0           # "on the path": the product warmed at most this much during the outage
 _LN2_VAPOUR_C = -40.0   # cord-blood practice: direct to LN2 vapour only at or below -40 C
 
 
@@ -63,7 +64,7 @@ def decide(app, facts, prof):
         now = app.chamber_c
     if then is None or now is None:
         return "hold", "no product temperature"
-    if now > then + cfg["recover_path_c"]:
+    if now > then + _PATH_C:
         return "hold", "product warmed %.1f C during the outage" % (now - then)
     return "resume", "outage %d s, product %.1f C" % (out, now)
 
