@@ -6,7 +6,7 @@ recovery policy, and the fault-injection matrix on the virtual freezer
 import pytest
 
 from crf import config
-from crf.safety import alarms as A
+from crf.safety import guard as A
 from crf.safety.guard import Guard
 from crf_host import faults
 from crf_host.paths import PLANTS_DIR
@@ -47,13 +47,16 @@ class _App:
 
 
 def _idx(code):
-    return [t[0] for t in A.TABLE].index(code)
+    return [r.code for r in A.Alarms(_App()).rows].index(code)
 
 
 def test_alarm_table_texts_fit_the_panel_and_codes_are_unique():
-    codes = [t[0] for t in A.TABLE]
-    assert len(set(codes)) == len(codes)
-    assert all(len(t[1]) <= 20 for t in A.TABLE)
+    rows = A.Alarms(_App()).rows
+    codes = [r.code for r in rows]
+    assert len(set(codes)) == len(codes) == 16
+    assert all(0 < len(r.text) <= 20 for r in rows)
+    latching = [r.code for i, r in enumerate(rows) if (A._LATCH >> i) & 1]
+    assert "door_open" not in latching and "chamber_probe" in latching
     for code in ("door_open", "chamber_probe", "ln2_supply", "watchdog", "power_fail"):
         assert code in codes
 

@@ -81,9 +81,9 @@ _LIMITS = {
     "alarm_chamber_dev_s": (10, 3600),
     "alarm_sample_dev_c": (0.5, 50.0),
     "alarm_sample_dev_s": (10, 7200),
-    "alarm_chamber_min_c": (-196.0, -20.0),   # LN2 boils at -196 C
-    "alarm_chamber_max_c": (20.0, 80.0),
-    "alarm_band_c": (2.0, 100.0),
+    "alarm_chamber_min_c": (-196, -20),   # LN2 boils at -196 C
+    "alarm_chamber_max_c": (20, 80),
+    "alarm_band_c": (2, 100),
     "recover_resume_max_s": (0, 86400),
 }
 

@@ -8,6 +8,29 @@ import os
 from crf_sim.board_virtual import EXIT_RESTART
 
 
+def read_cause(board):
+    path = board.cause_path
+    try:
+        with open(path) as f:
+            cause = f.read().strip()
+        os.remove(path)
+        return cause or None
+    except OSError:
+        return None
+
+
+def restore_rtc(board, path, outage_s):
+    """After a restart the RTC (battery-backed) went on through the outage."""
+    try:
+        with open(path) as f:
+            rtc = int(f.read())
+        os.remove(path)
+    except (OSError, ValueError):
+        return False
+    board.clock.set_rtc_s(rtc + outage_s)
+    return True
+
+
 _PLANT_KEYS = ("t_ms", "_carry_ms", "_ring_i", "ln2_kg", "supply_factor", "_h", "units_c", "_x",
                "_s", "_sum_tg", "_blk", "chamber_c", "wall_c", "sample_c", "_hw", "q_ln2_j",
                "q_heater_j", "q_fan_j", "q_ambient_j", "q_samples_j", "nucleation_ms",
@@ -61,7 +84,52 @@ def watchdog_reset(board):
     raise SystemExit(EXIT_RESTART)
 
 
-def summary(app, board, inj, exit_code):
+# -- run.py's hooks ------------------------------------------------------------
+restarted = False
+cut = False
+inj = None
+
+
+def before_app(board, opts):
+    """Before the firmware boots: after a cut or a watchdog reset the RTC went on."""
+    global restarted
+    restarted = restore_rtc(board, opts["flash"] + ".rtc", int(opts["outage"]))
+
+
+def after_app(app, board, opts):
+    if restarted:
+        boot(board, opts["flash"], int(opts["outage"]))
+    if opts["fault"]:
+        import gc
+        gc.collect()
+        from crf_sim import faults      # noqa: F401  (loaded now, while the heap is tidy)
+
+
+def started(app, board, opts):
+    global inj
+    if opts["fault"]:
+        from crf_sim.faults import Injector
+        inj = Injector(app, board, opts["fault"])
+
+
+def poll(app, board, ms, cut_at):
+    """After each pass: True when run.py should stop (cut: a power cut)."""
+    global cut
+    if inj is not None:
+        inj.poll(ms)
+        if inj.done:
+            app.stop("sim")             # seen enough: close the record as the harness does
+            return True
+        cut = inj.cut
+    if cut_at is not None and ms >= cut_at:
+        cut = True
+    if cut:
+        save_state(board)
+        return True
+    return False
+
+
+def summary(app, board, exit_code):
     """The fault run's part of run.py's summary."""
     return {"exit": exit_code, "fault": inj.report() if inj is not None else None,
             "alarms": [[r.code, r.since_s - board.clock._rtc_base, r.active, r.acked]

@@ -138,13 +138,14 @@ def main(argv):
     flash = opts["flash"] or "/tmp/crf-virtual-flash-%d.img" % (time.time_ns() % 1000000007)
     dev = flashdev.mount(flash, board.storage_root)
     seed_flash(board)
-    faults = None
-    restarted = False
+    sim = None
     if opts["flash"]:
         board.cause_path = opts["flash"] + ".cause"
-        # The first boot after a cut or watchdog reset: the RTC, and the
-        # freezer's contents, carry on through the outage (crf_sim.faults).
-        restarted = board.restore_rtc(opts["flash"] + ".rtc", int(opts["outage"]))
+        if opts["fault"] or opts["cut_at"] or _exists(opts["flash"] + ".rtc"):
+            # Simulation only: restarts (the RTC and the freezer's contents
+            # carry on through an outage) and fault injection (crf_sim.restart).
+            from crf_sim import restart as sim
+            sim.before_app(board, opts)
     gc.collect()
     if opts["pin"]:
         try:
@@ -153,17 +154,9 @@ def main(argv):
             sys.stderr.write("virtual freezer: %s\n" % ex)
             return 2
     app = App(board, cfg)
-    restart = None
-    if opts["flash"] and (restarted or opts["fault"] or opts["cut_at"]):
-        gc.collect()
-        from crf_sim import restart     # simulation only: the plant carries on through restarts
-        if restarted:
-            restart.boot(board, opts["flash"], int(opts["outage"]))
-    if opts["fault"]:
-        gc.collect()
-        from crf_sim import faults      # simulation only
+    if sim is not None:
+        sim.after_app(app, board, opts)
     boot_facts = app.log.interrupted if app.log else None
-    inj = None
     run_for = int(opts["run_for"]) * 1000 if opts["run_for"] else None
     free0 = os.statvfs(board.storage_root)[3]     # blocks free before this run's record
     log_us = [0]
@@ -227,21 +220,17 @@ def main(argv):
             if not app.running():       # (a run recovered after a restart goes on)
                 app.start_run(autostart, opts["batch"], "", opts["operator"])
             started = True
-            if opts["fault"]:
-                inj = faults.Injector(app, board, opts["fault"])
+            if sim is not None:
+                sim.started(app, board, opts)
             wear0 = (dev.progs, dev.prog_bytes, dev.erases, app.log.syncs, clock.ms)
             ticks0 = app.ticks
             emu0 = dev.emu_us
         ms = clock.ms
-        if inj is not None:
-            inj.poll(ms)
-            if inj.done:
-                app.stop("sim")         # seen enough: close the record as the harness does
-                break
-        if (cut_at is not None and ms >= cut_at) or (inj is not None and inj.cut):
+        if sim is not None and sim.poll(app, board, ms, cut_at):
+            cut = sim.cut
+            break
+        if cut_at is not None and ms >= cut_at:
             cut = True
-            if restart is not None:
-                restart.save_state(board)
             break
         if run_for is not None and ms >= run_for:
             break
@@ -303,8 +292,8 @@ def main(argv):
             "cut": cut,
             "plant": spec.get("name"),
         }
-        if restart is not None:
-            s.update(restart.summary(app, board, inj, exit_code))
+        if sim is not None:
+            s.update(sim.summary(app, board, exit_code))
         if started:
             ticks = app.ticks - ticks0
             s["loop_us_per_tick"] = loop_us / ticks if ticks else None

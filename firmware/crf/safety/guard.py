@@ -1,9 +1,12 @@
 # Safety evaluation, once per control tick (sense() before the profile engine
 # and controller, act() after them) and once per pass (gate(), feed()):
 # probe validity, deviations, interlocks, hard limits independent of the
-# PID, degraded modes, the alarm outputs and the watchdog. Decisions and
-# their reasons: docs/safety.md. Nothing here allocates in the steady state.
-from crf.safety.alarms import Alarms
+# PID, degraded modes, the alarm outputs and the watchdog; and the alarm
+# table (Alarms: one preallocated row per alarm, listed from raise until
+# cleared and, if latching, acknowledged; raise, clear and acknowledge are
+# events of the record and the link). Decisions, triggers, delays and
+# clearing: docs/safety.md. Nothing here allocates in the steady state.
+from array import array
 
 try:
     from micropython import const
@@ -27,7 +30,8 @@ _RTC_VALID = 1704067200     # 2024-01-01: an RTC below this was never set
 _FRESH_MS = const(3000)     # watchdog: probes answered within this
 WATCHDOG_MS = const(5000)   # hardware watchdog timeout (rp2 limit 8388 ms)
 _DEGRADED_LN2 = 0.3         # chamber probe lost: LN2 duty cap, on the sample probe
-# rows of crf.safety.alarms.TABLE
+_LATCH = const(0x3F7F)      # latching alarms (bit = index)
+# the alarms' indices (Alarms.rows)
 _CHAMBER_DEV = const(0)
 _SAMPLE_DEV = const(1)
 _CHAMBER_PROBE = const(2)
@@ -106,10 +110,20 @@ class Guard:
         self._supply_ms = 0
         self._blink = False
         self.fresh = app.clock.ticks_ms()
-        import sys
-        from crf.safety import boot
-        boot.start(self)            # reset cause, interrupted run, watchdog on
-        _drop(sys, "boot")          # boot-time code: not kept resident
+        # boot: the reset cause, a run cut off by an outage or a watchdog reset
+        al = self.alarms
+        b = app.board
+        cause = b.reset_cause() if hasattr(b, "reset_cause") else None
+        log = app.log
+        facts = log.interrupted if log is not None and log.f is not None else None
+        if cause == "watchdog":
+            al.raise_(_WATCHDOG, "controller restarted by the watchdog")
+        if facts is not None:
+            self.recover = facts    # decided at the first tick with a chamber reading
+            al.raise_(_POWER, "outage_s=%s" % facts.get("outage_s"))
+        if hasattr(b, "enable_watchdog"):
+            b.enable_watchdog(WATCHDOG_MS)
+        self._outputs()
 
     # -- per pass ----------------------------------------------------------
     def gate(self):
@@ -294,3 +308,106 @@ def _sample_ahead(e):
         if steps[i].get("probe") == "sample":
             return True
     return False
+
+
+class Row:
+    # Class-level defaults: a row holds only its code and text until first
+    # raised (16 rows: ~1 KB less resident heap).
+    since_s = 0                 # RTC seconds when raised
+    acked = False
+    active = False              # condition present (after its delay)
+
+    def __init__(self, code, text):
+        self.code = code
+        self.text = text
+
+
+class Alarms:
+    def __init__(self, app):
+        self.app = app
+        # code (stable id), display text (<= 20 chars), in the order of the
+        # indices at the top of this module; latching: _LATCH
+        self.rows = [Row(c, t) for c, t in (
+            ("chamber_dev", "Chamber deviation"),
+            ("sample_dev", "Sample deviation"),
+            ("chamber_probe", "Chamber probe fault"),
+            ("sample_probe", "Sample probe fault"),
+            ("ln2_supply", "LN2 supply low"),
+            ("ln2_no_cool", "LN2 not cooling"),
+            ("valve_stuck", "Valve stuck open"),
+            ("door_open", "Door open"),
+            ("over_cool", "Over-cooling"),
+            ("over_temp", "Over-temperature"),
+            ("heater_runaway", "Heater runaway"),
+            ("power_fail", "Power restored"),
+            ("watchdog", "Watchdog reset"),
+            ("storage", "Record storage fault"),
+            ("clock_unset", "Clock not set"),
+            ("outage_hold", "Held after outage"),
+        )]
+        self._t = array("i", bytes(4 * len(self.rows)))     # ms each condition has held
+        self._list = []         # listed rows; changes only on raise/clear/ack
+
+    # -- the interface the panel, link and autotune read ---------------------
+    def active(self):
+        """Listed rows (condition present, or latched and not acknowledged)."""
+        return self._list
+
+    def unacked(self):
+        n = 0
+        for r in self._list:
+            if not r.acked:
+                n += 1
+        return n
+
+    # -- evaluation ------------------------------------------------------------
+    def cond(self, i, on, dt_ms, delay_ms, detail=None, v=None, sp=None):
+        """Condition of alarm i for this tick; raised once it held delay_ms.
+        The detail (or reading v against setpoint sp) is formatted only on raise."""
+        r = self.rows[i]
+        if on:
+            if not r.active:
+                t = self._t[i] + dt_ms
+                self._t[i] = t
+                if t >= delay_ms:
+                    if v is not None:
+                        detail = "%.1f C vs %.1f C" % (v, sp)
+                    self.raise_(i, detail)
+            return r.active
+        self._t[i] = 0
+        if r.active:
+            self.clear(i)
+        return False
+
+    def raise_(self, i, detail=None):
+        r = self.rows[i]
+        if r.active:
+            return
+        r.active = True
+        r.acked = False
+        r.since_s = self.app.clock.rtc_s()
+        if r not in self._list:
+            self._list.append(r)
+        self.app.note("alarm_raised", "controller",
+                      "%s: %s" % (r.code, detail) if detail else r.code)
+
+    def clear(self, i):
+        r = self.rows[i]
+        if not r.active:
+            return
+        r.active = False
+        self._t[i] = 0
+        self.app.note("alarm_cleared", "controller", r.code)
+        if r.acked or not (_LATCH >> i) & 1:
+            self._list.remove(r)
+
+    def ack(self, who, code=None):
+        n = 0
+        for r in self._list[:]:
+            if not r.acked and (code is None or r.code == code):
+                r.acked = True
+                n += 1
+                self.app.note("alarm_acked", who, r.code)
+                if not r.active:
+                    self._list.remove(r)
+        return n
