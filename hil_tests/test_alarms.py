@@ -61,3 +61,15 @@ def test_sim_fault_refuses_an_unknown_fault(client, target):
     with pytest.raises(DeviceError) as e:
         client.request("sim_fault", {"kind": "meteor"})
     assert e.value.name == "bad_args"
+
+
+def test_clock_not_set_is_an_alarm_until_the_clock_is_set(client):
+    # An RTC before 2024 was never set (a flat battery): alarm, not latching.
+    old = client.status()["rtc_s"]
+    try:
+        client.set_time(rtc_s=1577836800, operator="ann")          # 2020-01-01
+        a = wait_for("clock alarm", lambda: _alarms(client).get("clock_unset"))
+        assert a["text"] == "Clock not set" and a["active"]
+    finally:
+        client.set_time(rtc_s=old, operator="ann")
+    wait_for("clock alarm gone", lambda: "clock_unset" not in _alarms(client))

@@ -173,3 +173,19 @@ def test_fault_matrix_subset_detects_every_fault_safely_and_records_it():
     n, det, safe, rec, results = faults.run_matrix(moments=("comp", "end"), workers=2)
     bad = [(r["kind"], r["moment"], r["why"]) for r in results if r["why"]]
     assert n == 2 * len(faults.FAULTS) and det == safe == rec == n, bad
+
+
+def test_over_cooling_limit_blocks_ln2_independently_of_the_pid(tmp_path):
+    # A valve stuck open at the end hold with a 5 C band: over_cool (the hard
+    # limit, not the PID) is raised and LN2 stays commanded off.
+    import json
+    cfg = tmp_path / "band5.json"
+    cfg.write_text(json.dumps({"alarm_band_c": 5}))
+    s = faults._run(tmp_path, tmp_path / "flash.img",
+                    ["--fault", "valve_stuck@end+30/600", "--config", str(cfg),
+                     "--exit-after-end", "300", "--run-for", "6000"])
+    codes = [a[0] for a in s["alarms"]]
+    assert "over_cool" in codes and "valve_stuck" in codes
+    assert s["fault"]["outputs"]["ln2_duty"] == 0.0 and not s["outputs"]["relay"]
+    assert _events(tmp_path) and any(e["event"] == "alarm_raised" and e["detail"].startswith("over_cool")
+                                     for e in _events(tmp_path))

@@ -51,6 +51,15 @@ class VirtualBoard:
     storage_root = "/flash"
     display = None
     serial = "virtual-0001"
+    # emulated hardware watchdog and reset-cause register (crf_sim.restart)
+    wdt_ms = None
+    cause_path = None           # host file standing in for the reset-cause register
+    # injected faults (simulation only: crf_sim.faults, link command sim_fault)
+    f_door = False
+    f_ln2_low = False
+    f_valve_stuck = False
+    f_heater_stuck = False
+    hang = False
 
     def __init__(self, plant, speed=0.0, link_in=None, link_out=None):
         self.plant = plant
@@ -73,15 +82,6 @@ class VirtualBoard:
         self._poll.register(self._in, select.POLLIN)
         self._chamber_pending = False
         self._sample_pending = False
-        # emulated hardware watchdog and reset-cause register (crf_sim.faults)
-        self.wdt_ms = None
-        self.cause_path = None      # host file standing in for the reset-cause register
-        # injected faults (simulation only: crf_sim.faults, link command sim_fault)
-        self.f_door = False
-        self.f_ln2_low = False
-        self.f_valve_stuck = False
-        self.f_heater_stuck = False
-        self.hang = False
 
     def calibration(self):
         """The measurement chain in force, for the run record."""

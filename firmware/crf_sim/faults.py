@@ -81,6 +81,7 @@ class Injector:
         self.off = None             # removed
         self.det = None             # the expected alarm listed
         self.snap = None            # outputs 1.5 s after detection
+        self.action = None          # first pass with the fault's output action in place
         self.lo = self.hi = self.t0 = None
         self.cut = False
         self.done = False           # seen enough: 15 min after injection
@@ -125,6 +126,8 @@ class Injector:
         if self.dur is not None and self.off is None and ms - self.at >= self.dur:
             self.off = ms
             apply(app, b, self.kind, False)
+        if self.action is None and _acted(self.kind, app, b):
+            self.action = ms
         if self.det is None:
             for r in app.alarms.active():
                 if r.code in self.code.split("|"):
@@ -141,8 +144,19 @@ class Injector:
     def report(self):
         return {"kind": self.kind, "when": self.when, "code": self.code,
                 "injected_s": _s(self.at), "removed_s": _s(self.off), "detected_s": _s(self.det),
+                "action_s": _s(self.action),
                 "outputs": self.snap, "sample_step": self.sample_step,
                 "product0_c": self.t0, "product_max_c": self.hi, "product_min_c": self.lo}
+
+
+def _acted(kind, app, b):
+    # The output action that must follow at once (door: valve and fan off;
+    # chamber probe: heater off and LN2 at most the degraded cap).
+    if kind == "door":
+        return not b.valve and not b.fan
+    if kind.startswith("chamber_"):
+        return app.ctl.heater_duty == 0.0 and app.ctl.ln2_duty <= 0.3
+    return False
 
 
 def _s(ms):

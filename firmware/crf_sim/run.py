@@ -31,8 +31,8 @@ from crf.link import auth
 
 _USAGE = "usage: run.py [--plant P] [--seed N] [--speed max|X] [--flash IMG] [--trace CSV] " \
          "[--autostart NAME] [--batch B] [--operator O] [--exit-after-end S] [--summary JSON] " \
-         "[--config JSON] [--export-runs DIR] [--log on|off] [--cut-at S] [--pin PIN] " \
-         "[--fault KIND@MOMENT[+S][/S]] [--outage S] [--run-for S]"
+         "[--config JSON] [--export-runs DIR] [--log on|off] [--cut-at S] [--pin PIN] [--fault F] " \
+         "[--outage S] [--run-for S]"
 
 TRACE_HEADER = ("t_s,state,step,kind,probe,rate_c_per_min,sp_chamber_c,sp_sample_c,chamber_c,sample_c,"
                 "chamber_true_c,sample_true_c,valve_duty,heater_duty,ln2_kg,valve_cycles,comp\n")

@@ -154,6 +154,8 @@ def run_case(case):
             if why:
                 res["why"].append(why)
             res["recorded"] = _recorded(d, fr["code"])
+            if fr.get("action_s") is not None:
+                res["action_s"] = fr["action_s"] - fr["injected_s"]
             p0 = fr["product0_c"]
             res["bounded"] = (fr["product_max_c"] <= max(p0, -2.0) + warm
                               and fr["product_min_c"] >= COLD_BOUND_C)
@@ -199,9 +201,10 @@ def run_matrix(kinds=None, moments=None, workers=2, out=sys.stdout):
         if t is not None and (r["kind"] not in worst or t > worst[r["kind"]]):
             worst[r["kind"]] = t
         flag = "ok" if r["detected"] and r["safe"] and r["bounded"] and r["recorded"] else "FAIL"
-        out.write("%-14s %-6s %-4s detect=%s rise=%s %s\n" % (
+        out.write("%-14s %-6s %-4s detect=%s%s rise=%s %s\n" % (
             r["kind"], r["moment"], flag,
             "-" if t is None else "%.0fs" % t,
+            "" if r.get("action_s") is None else " action=%.1fs" % r["action_s"],
             "-" if r.get("product_rise_c") is None else "%.1fC" % r["product_rise_c"],
             "; ".join(r["why"])))
     out.write("worst-case detection (s): %s\n" % json.dumps(worst, sort_keys=True))

@@ -14,7 +14,7 @@ HEAP_ARGS = "-X heapsize=128wK"     # the reference board's heap
 # Files whose harness shares the heap with the firmware and needs room the
 # device does not spend: the link fuzz test's host side (its own code, a
 # frame decoder, both link queues, the plant model) has to fit beside the
-# whole firmware; with the safety modules (14.5 KB, docs/safety.md) it no
+# whole firmware; with the safety modules (14.4 KB, docs/safety.md) it no
 # longer does in 128 KiW, so its harness gets 8 KiW (16 KB here) more.
 HEAP_FOR = {"test_link_fuzz_mpy.py": "-X heapsize=136wK"}
 

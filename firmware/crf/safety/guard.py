@@ -28,7 +28,8 @@ _DOOR_MS = const(30000)     # door open this long during a run: alarm (action at
 _TREND_MS = const(60000)    # output held off/saturated this long before a trend counts
 _RTC_VALID = 1704067200     # 2024-01-01: an RTC below this was never set
 _FRESH_MS = const(3000)     # watchdog: probes answered within this
-WATCHDOG_MS = const(5000)   # hardware watchdog timeout (rp2 limit 8388 ms)
+_WATCHDOG_MS = const(5000)   # hardware watchdog timeout (rp2 limit 8388 ms)
+_FEED_MS = const(1000)      # fed at most this often
 _DEGRADED_LN2 = 0.3         # chamber probe lost: LN2 duty cap, on the sample probe
 _LATCH = const(0x3F7F)      # latching alarms (bit = index)
 # the alarms' indices (Alarms.rows)
@@ -110,19 +111,28 @@ class Guard:
         self._supply_ms = 0
         self._blink = False
         self.fresh = app.clock.ticks_ms()
+        self._fed = self.fresh
         # boot: the reset cause, a run cut off by an outage or a watchdog reset
         al = self.alarms
         b = app.board
         cause = b.reset_cause() if hasattr(b, "reset_cause") else None
         log = app.log
         facts = log.interrupted if log is not None and log.f is not None else None
+        # (events, not conditions: raised and cleared, listed until acknowledged)
         if cause == "watchdog":
-            al.raise_(_WATCHDOG, "controller restarted by the watchdog")
+            al.raise_(_WATCHDOG, "watchdog reset")
+            al.clear(_WATCHDOG)
         if facts is not None:
             self.recover = facts    # decided at the first tick with a chamber reading
+            try:
+                from crf.safety import recovery     # now, while the heap is still in large pieces
+                self._rec = recovery
+            except MemoryError:
+                self._rec = None
             al.raise_(_POWER, "outage_s=%s" % facts.get("outage_s"))
+            al.clear(_POWER)
         if hasattr(b, "enable_watchdog"):
-            b.enable_watchdog(WATCHDOG_MS)
+            b.enable_watchdog(_WATCHDOG_MS)
         self._outputs()
 
     # -- per pass ----------------------------------------------------------
@@ -146,10 +156,13 @@ class Guard:
         app = self.app
         c = app.clock
         now = c.ticks_ms()
+        if c.ticks_diff(now, self._fed) < _FEED_MS:
+            return                  # (checked and fed once a second: cheap passes)
         period = app.cfg["control_period_ms"]
         if (c.ticks_diff(now, app._last_ctl) <= 2 * period + app.cfg["pass_ms"]
                 and c.ticks_diff(now, self.fresh) <= _FRESH_MS + period):
             app.board.watchdog_feed()
+            self._fed = now
 
     # -- per control tick ------------------------------------------------------
     def sense(self, dt_ms):
@@ -178,16 +191,19 @@ class Guard:
         if not s_ok and running and not self.sample_lost and (e.probe == "sample" or _sample_ahead(e)):
             self.sample_lost = True
             e.chamber_path(ctl.chamber_sp)
-            app.note("note", "controller", "sample probe lost: chamber path for the rest of the run")
+            app.note("note", "controller", "sample probe lost: chamber path")
         self.chamber_ok = c_ok
         self.sample_ok = s_ok
         if self.recover is not None and c_ok and app.chamber_c is not None:
             facts = self.recover
             self.recover = None
-            import sys
-            from crf.safety import recovery
-            recovery.apply(app, facts)
-            _drop(sys, "recovery")      # boot-time code: not kept resident
+            rec = self._rec
+            self._rec = None
+            if rec is not None:     # (else it could not be loaded: outputs stay off, alarm stands)
+                rec.apply(app, facts)
+                import sys
+                del sys.modules["crf.safety.recovery"]     # boot-time code: not kept resident
+                delattr(sys.modules["crf.safety"], "recovery")
 
     def act(self, dt_ms):
         """After the controller: deviations, interlocks, hard limits, overrides."""
@@ -292,11 +308,6 @@ class Guard:
         b.set_buzzer(unacked > 0)
         self._blink = not self._blink
         b.set_led(True if healthy else self._blink)
-
-
-def _drop(sys, name):
-    del sys.modules["crf.safety." + name]
-    delattr(sys.modules["crf.safety"], name)
 
 
 def _sample_ahead(e):

@@ -78,6 +78,8 @@ def apply(app, facts):
     e = app.engine
     app.note("note", "controller", "recovery: %s (%s%s); %s" % (
         action, reason, "; " + why if why else "", tr))
+    if prof is not None and not 0 <= facts.get("step", -1) < len(prof["steps"]):
+        prof = None
     if prof is None:
         # Nothing to follow: the record is closed as interrupted, outputs off.
         log = app.log
