@@ -18,13 +18,14 @@ PORT        ?= /dev/ttyACM0
 FW_SRC  := $(shell find firmware -name '*.py' -not -path '*/__pycache__/*')
 MPY_OUT := $(patsubst firmware/%.py,build/mpy/%.mpy,$(FW_SRC))
 
-.PHONY: help install test test-mpy powercut demo bench bench-log bench-link sim panel-ref mpy deploy hil lint package-json clean distclean
+.PHONY: help install test test-mpy powercut faults demo bench bench-log bench-link sim panel-ref mpy deploy hil lint package-json clean distclean
 
 help:
 	@echo "make install   create .venv and install the host tools (+dev tools)"
 	@echo "make test      all tests: CPython, MicroPython suite, mpy-cross, virtual freezer"
 	@echo "make test-mpy  only the MicroPython suite (unix port, 128 KiW heap)"
 	@echo "make powercut  run log on littlefs under 1000 random power cuts (SEED=n to vary)"
+	@echo "make faults    fault-injection matrix on the virtual freezer (docs/safety.md)"
 	@echo "make demo      run a profile in the virtual freezer and plot it (runs/)"
 	@echo "make bench     controller benchmark (PLANTS='a.json b.json' to choose plants)"
 	@echo "make bench-log run-record budgets: 4-hour record size, loop-time share, flash writes"
@@ -58,6 +59,11 @@ test-mpy: install mpy
 powercut: install mpy
 	MICROPYPATH=$(MPYPATH) $(MICROPYTHON) $(MPFLAGS) firmware/crf_sim/powercut.py \
 	    --cuts 1000 $(if $(SEED),--seed $(SEED))
+
+# Every fault at four moments of a run; the last line must read
+# "faults: injected=N detected=N safe=N recorded=N".
+faults: install
+	$(PY) -m crf_host.faults
 
 demo: install
 	$(CRF) demo

@@ -14,7 +14,7 @@ import micropython
 # The largest modules first, with a collection after each, so the compiler's
 # scratch memory is freed before the next module's code is placed and the
 # heap stays in large pieces (docs/architecture.md, virtual freezer runner).
-for _m in ("crf.record.runlog", "crf.link.server", "crf.panel.ui",
+for _m in ("crf.record.runlog", "crf.link.server", "crf.safety.guard", "crf.panel.ui",
            "crf.panel.screens", "crf.link.cmd_panel", "crf.app"):
     __import__(_m)
     gc.collect()

@@ -3,6 +3,7 @@
 # controller once per control period, time the LN2 valve, serve the link
 # (crf.link.server, once per pass). Nothing here blocks; the only wait is the
 # sleep to the next pass.
+import gc
 from crf import config
 from crf.control.controller import Controller, MODE_OFF
 from crf.control.valve import ValveDriver
@@ -11,6 +12,7 @@ from crf.profile.engine import Engine, RUNNING, HELD, END, STOPPED  # noqa: F401
 from crf.link.server import Server
 from crf.record import format as recfmt
 from crf.record.runlog import RunLog, LogError
+from crf.safety.guard import Guard
 
 # The validator is loaded to check a profile, then dropped (crf.lazy).
 _VALIDATE = "crf.profile.validate"
@@ -64,6 +66,8 @@ class App:
         self.sample_c = None
         self.chamber_faults = 0
         self.sample_faults = 0
+        self.chamber_n = 0          # conversions in the last control period
+        self.sample_n = 0
         self._chamber_mean = _Mean()
         self._sample_mean = _Mean()
         self.profile_name = None
@@ -82,6 +86,10 @@ class App:
         except (OSError, ValueError) as ex:
             # A broken log area must not stop the freezer from booting.
             self.log_problem = "run log: %s" % ex
+        now = self.clock.ticks_ms()
+        self._last_ctl = now
+        self.safety = Guard(self)   # alarms, interlocks, watchdog, outage recovery
+        self.alarms = self.safety.alarms
         self.link = Server(self)
         self.panel = None           # front panel, on boards with a display
         if getattr(board, "display", None) is not None:
@@ -89,8 +97,6 @@ class App:
             from crf.link import cmd_panel
             self.panel = Panel(self)
             self.link.modules += (cmd_panel,)
-        now = self.clock.ticks_ms()
-        self._last_ctl = now
         self._next_ctl = now
         self._next_pass = now
         board.start_chamber()
@@ -123,6 +129,8 @@ class App:
             raise ValueError("an autotune is in progress: stop it first (crf tune stop)")
         if self.chamber_c is None:
             raise ValueError("chamber probe has no reading")
+        if not self.safety.chamber_ok:
+            raise ValueError("chamber probe fault: %s" % self.safety.chamber.why)
         if self.log is None:
             raise StorageError(self.log_problem or "run log unavailable")
         prof, text, planned = self.load_profile_text(name, self.chamber_c)
@@ -132,8 +140,7 @@ class App:
             # A run cut off by a restart and not resumed: close its record.
             log.seal(self._interrupted_t(), rtc, recfmt.SEAL_INTERRUPTED)
         header = self._header(name, text, batch, product, operator, rtc)
-        import gc
-        gc.collect()                # the record's header goes out in one piece
+        gc.collect()                # the profile's parse garbage out: the record's header goes out in one piece
         try:
             log.open_run(header, planned, self.cfg["log_interval_ms"])
         except (LogError, OSError) as ex:
@@ -191,6 +198,13 @@ class App:
         if self.log is not None:
             self.log.event(self.run_ms, self.clock.rtc_s(), code, who, detail)
         self._queue_event(code, who, detail)
+
+    def ack_alarms(self, who="operator", code=None):
+        """Acknowledge the listed alarms (or the one with `code`), one event
+        each; the buzzer stops; returns how many."""
+        n = self.alarms.ack(who, code)
+        self.safety._outputs()
+        return n
 
     def running(self):
         return self.engine.state in (RUNNING, HELD, END)
@@ -258,6 +272,8 @@ class App:
             f |= recfmt.F_COMP
         if e.probe == "sample" and e.mode:
             f |= recfmt.F_SAMPLE_CTL
+        if self.alarms._list:
+            f |= recfmt.F_ALARM
         if self.board.chamber_fault:
             f |= recfmt.F_CHAMBER_FAULT
         if self.board.sample_fault:
@@ -312,18 +328,24 @@ class App:
                 self.sample_c = s
 
     def _take_means(self):
+        self.chamber_n = self._chamber_mean.n
+        self.sample_n = self._sample_mean.n
         self.chamber_c = self._chamber_mean.take(self.chamber_c)
         self.sample_c = self._sample_mean.take(self.sample_c)
 
     def _control(self, dt_ms):
         e = self.engine
         ctl = self.ctl
-        sample_f = ctl.filter_sample(self.sample_c, dt_ms)
+        sf = self.safety
+        sf.sense(dt_ms)             # probe validity; degraded modes
+        sample_f = ctl.filter_sample(self.sample_c, dt_ms) if sf.sample_ok else None
         if self.tuning is not None:
             self.tuning.control(dt_ms, sample_f)
+            sf.act(dt_ms)           # alarms and hard limits hold during a tune too
             return
         if not self.running():
             ctl.update(dt_ms, MODE_OFF, 0.0, 0.0, 0.0, 0.0, self.chamber_c, sample_f)
+            sf.act(dt_ms)
             return
         rate_before = e.rate_c_s
         self.run_ms += dt_ms
@@ -338,6 +360,7 @@ class App:
         ctl.update(dt_ms, e.mode, e.sp_chamber, e.rate_chamber_c_s() if e.state == RUNNING else 0.0,
                    e.sp_sample, e.rate_sample_c_s() if e.state == RUNNING else 0.0,
                    self.chamber_c, sample_f)
+        sf.act(dt_ms)               # alarms, interlocks, hard limits (may override the duties)
         self._log_sample()
 
     def pass_once(self):
@@ -362,6 +385,7 @@ class App:
         else:
             self.valve_on = False
             b.set_heater(0.0)
+        self.safety.gate()          # door interlock, output blocks (every pass)
         b.set_valve(self.valve_on)
         self.link.service()
         if self.panel is not None:
@@ -381,5 +405,5 @@ class App:
     def run(self):
         while True:
             self.pass_once()
-            self.board.watchdog_feed()
+            self.safety.feed()
             self.wait_next_pass()

@@ -44,6 +44,16 @@ DEFAULTS = {
     "chamber_cal_ln2_c": -195.8,
     "sample_cal_ice_c": 0.0,
     "sample_cal_ln2_c": -195.8,
+    # alarm limits (docs/safety.md); a limit cannot be switched off
+    "alarm_chamber_dev_c": 5.0,   # chamber this far from its setpoint ...
+    "alarm_chamber_dev_s": 120,   # ... for this long
+    "alarm_sample_dev_c": 5.0,    # sample-probe steps: sample this far from its setpoint ...
+    "alarm_sample_dev_s": 300,    # ... for this long
+    "alarm_chamber_min_c": -170.0,  # hard limits, independent of the PID: LN2 blocked below
+    "alarm_chamber_max_c": 50.0,  # ... heater blocked above
+    "alarm_band_c": 20.0,         # LN2 blocked while the chamber is this far below its setpoint, heater this far above
+    # power-failure recovery: resume if the outage was at most this long (0: always hold)
+    "recover_resume_max_s": 900,
 }
 
 _LIMITS = {
@@ -78,6 +88,14 @@ _LIMITS = {
     "chamber_cal_ln2_c": (-205.0, -186.0),
     "sample_cal_ice_c": (-5.0, 5.0),
     "sample_cal_ln2_c": (-205.0, -186.0),
+    "alarm_chamber_dev_c": (0.5, 50.0),
+    "alarm_chamber_dev_s": (10, 3600),
+    "alarm_sample_dev_c": (0.5, 50.0),
+    "alarm_sample_dev_s": (10, 7200),
+    "alarm_chamber_min_c": (-196, -20),   # LN2 boils at -196 C
+    "alarm_chamber_max_c": (20, 80),
+    "alarm_band_c": (2, 100),
+    "recover_resume_max_s": (0, 86400),
 }
 
 
@@ -101,7 +119,9 @@ def check(values):
             raise ConfigError("config: %s: must be a number" % key)
         lo, hi = _LIMITS[key]
         if not lo <= v <= hi:
-            raise ConfigError("config: %s: %s outside %s..%s" % (key, v, lo, hi))
+            raise ConfigError("config: %s: %s outside %s..%s%s" % (
+                key, v, lo, hi, " (a safety limit cannot be switched off or set outside the "
+                "physical range)" if key.startswith("alarm_") else ""))
         cfg[key] = int(v) if isinstance(DEFAULTS[key], int) else float(v)
     if cfg["valve_min_on_ms"] + cfg["valve_min_off_ms"] > cfg["valve_period_ms"]:
         raise ConfigError("config: valve_period_ms: shorter than min on + min off")

@@ -52,6 +52,15 @@ class VirtualBoard:
     display = None
     panel_buttons = None        # fit_panel(): pressed by the link's `button` command
     serial = "virtual-0001"
+    # emulated hardware watchdog and reset-cause register (crf_sim.restart)
+    wdt_ms = None
+    cause_path = None           # host file standing in for the reset-cause register
+    # injected faults (simulation only: crf_sim.faults, link command sim_fault)
+    f_door = False
+    f_ln2_low = False
+    f_valve_stuck = False
+    f_heater_stuck = False
+    hang = False
 
     def __init__(self, plant, speed=0.0, link_in=None, link_out=None):
         self.plant = plant
@@ -87,7 +96,10 @@ class VirtualBoard:
         p = self.plant
         if self.valve:
             self.valve_on_ms += ms
-        p.step(ms, self.valve, self.heater, self.fan)
+        p.step(ms, self.valve or self.f_valve_stuck, 1.0 if self.f_heater_stuck else self.heater, self.fan)
+        if self.wdt_ms is not None and self.clock.ms + ms - self.last_feed_ms > self.wdt_ms:
+            import sys
+            sys.modules["crf_sim.restart"].watchdog_reset(self)
 
     # probes: one-shot conversions, read on a later pass
     def start_chamber(self):
@@ -97,6 +109,8 @@ class VirtualBoard:
         self._sample_pending = True
 
     def read_chamber(self):
+        while self.hang:            # a hung driver: only the watchdog gets out
+            self.clock.sleep_ms(10)
         if not self._chamber_pending:
             return None
         self._chamber_pending = False
@@ -139,10 +153,10 @@ class VirtualBoard:
 
     # inputs
     def door_open(self):
-        return False
+        return self.f_door
 
     def ln2_supply_ok(self):
-        return True
+        return not self.f_ln2_low
 
     def buttons(self):
         vb = self.panel_buttons
@@ -156,6 +170,28 @@ class VirtualBoard:
 
     def watchdog_feed(self):
         self.last_feed_ms = self.clock.ms
+
+    def enable_watchdog(self, timeout_ms):
+        # Emulated when the simulator asks for it (run.py: cause_path set);
+        # tests that drive the App pass by pass do without.
+        if self.cause_path is not None:
+            self.wdt_ms = int(timeout_ms)
+            self.last_feed_ms = self.clock.ms
+
+    def reset_cause(self):
+        """'watchdog' after an emulated watchdog reset (crf_sim.restart), else None."""
+        import os
+        try:
+            os.stat(self.cause_path)
+        except (OSError, TypeError):
+            return None
+        from crf_sim.restart import read_cause
+        return read_cause(self)
+
+    def sim_fault(self, kind, on):
+        """Link command sim_fault (simulation only): a fault on or off."""
+        from crf_sim.simfault import sim_fault
+        sim_fault(self, kind, on)
 
     # link: non-blocking read of what the host sent
     def link_read(self, buf):

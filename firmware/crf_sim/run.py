@@ -18,8 +18,8 @@ import gc
 # The front panel (crf.panel) is fitted unless --panel off (loop-time
 # comparisons without it).
 _PANEL = not ("--panel" in sys.argv and sys.argv[sys.argv.index("--panel") + 1:][:1] == ["off"])
-for _m in ("crf.record.runlog", "crf.link.server", "crf.panel.ui", "crf.panel.screens",
-           "crf.link.cmd_panel", "crf.app"):
+for _m in ("crf.record.runlog", "crf.link.server", "crf.safety.guard", "crf.panel.ui",
+           "crf.panel.screens", "crf.link.cmd_panel", "crf.app"):
     if _PANEL or "panel" not in _m:
         __import__(_m)
         gc.collect()
@@ -37,7 +37,7 @@ from crf.link import auth
 _USAGE = "usage: run.py [--plant P] [--seed N] [--speed max|X] [--flash IMG] [--trace CSV] " \
          "[--autostart NAME] [--batch B] [--operator O] [--exit-after-end S] [--summary JSON] " \
          "[--config JSON] [--export-runs DIR] [--log on|off] [--cut-at S] [--pin PIN] " \
-         "[--autotune T1,T2 --tune-out JSON] [--panel on|off]"
+         "[--autotune T1,T2 --tune-out JSON] [--panel on|off] [--fault F] [--outage S] [--run-for S]"
 
 TRACE_HEADER = ("t_s,state,step,kind,probe,rate_c_per_min,sp_chamber_c,sp_sample_c,chamber_c,sample_c,"
                 "chamber_true_c,sample_true_c,valve_duty,heater_duty,ln2_kg,valve_cycles,comp\n")
@@ -47,7 +47,8 @@ def parse_args(argv):
     opts = {"plant": _HERE + "/plants/bag_50ml.json", "seed": None, "speed": "1", "flash": None,
             "trace": None, "autostart": None, "exit_after_end": None, "summary": None, "config": None,
             "batch": "", "operator": "", "export_runs": None, "log": "on",
-            "cut_at": None, "pin": None, "autotune": None, "tune_out": None, "panel": "on"}
+            "cut_at": None, "pin": None, "autotune": None, "tune_out": None, "panel": "on",
+            "fault": None, "outage": "0", "run_for": None}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -143,6 +144,15 @@ def main(argv):
     flash = opts["flash"] or "/tmp/crf-virtual-flash-%d.img" % (time.time_ns() % 1000000007)
     dev = flashdev.mount(flash, board.storage_root)
     seed_flash(board)
+    sim = None
+    if opts["flash"]:
+        board.cause_path = opts["flash"] + ".cause"
+        if opts["fault"] or opts["cut_at"] or _exists(opts["flash"] + ".rtc"):
+            # Simulation only: restarts (the RTC and the freezer's contents
+            # carry on through an outage) and fault injection (crf_sim.restart).
+            from crf_sim import restart as sim
+            sim.before_app(board, opts)
+    gc.collect()
     if opts["pin"]:
         try:
             auth.set_pin(opts["pin"], board.storage_root)
@@ -152,7 +162,10 @@ def main(argv):
     if opts["panel"] == "on":
         board.fit_panel()
     app = App(board, cfg)
+    if sim is not None:
+        sim.after_app(app, board, opts)
     boot_facts = app.log.interrupted if app.log else None
+    run_for = int(opts["run_for"]) * 1000 if opts["run_for"] else None
     free0 = os.statvfs(board.storage_root)[3]     # blocks free before this run's record
     log_us = [0]
     if opts["log"] == "off":
@@ -217,7 +230,7 @@ def main(argv):
                 hist[d if d < _BINS else _BINS - 1] += 1
             jit[0] = app.ticks
             jit[1] = t1
-        board.watchdog_feed()
+        app.safety.feed()
         if opts["autotune"] and app.chamber_c is not None:
             # Headless autotune through the link command's code path (crf.link.cmd_tune).
             if not tuned:
@@ -229,14 +242,22 @@ def main(argv):
                     copy_file(board.storage_root + "/tune.json", opts["tune_out"])
                 break
         if autostart and not started and app.chamber_c is not None:
-            app.start_run(autostart, opts["batch"], "", opts["operator"])
+            if not app.running():       # (a run recovered after a restart goes on)
+                app.start_run(autostart, opts["batch"], "", opts["operator"])
             started = True
+            if sim is not None:
+                sim.started(app, board, opts)
             wear0 = (dev.progs, dev.prog_bytes, dev.erases, app.log.syncs, clock.ms)
             ticks0 = app.ticks
             emu0 = dev.emu_us
         ms = clock.ms
+        if sim is not None and sim.poll(app, board, ms, cut_at):
+            cut = sim.cut
+            break
         if cut_at is not None and ms >= cut_at:
             cut = True
+            break
+        if run_for is not None and ms >= run_for:
             break
         if ms >= next_trace:
             if trace:
@@ -264,6 +285,8 @@ def main(argv):
         app.wait_next_pass()
     wall_ms = time.ticks_diff(time.ticks_ms(), wall0)
     run_id = app.log.run_id if app.log else None
+    app.link = None             # the loop is over: its buffers make room for the export
+    gc.collect()
     if opts["export_runs"] and app.log and not cut:
         for rid, _, _ in app.log.runs():
             export_run(app.log, rid, opts["export_runs"])
@@ -272,6 +295,7 @@ def main(argv):
     if trace:
         trace.close()
     if opts["summary"]:
+        gc.collect()
         s = {
             "heap_peak_bytes": heap_peak,
             "heap_boot_bytes": heap_boot,
@@ -294,6 +318,8 @@ def main(argv):
             "cut": cut,
             "plant": spec.get("name"),
         }
+        if sim is not None:
+            s.update(sim.summary(app, board, exit_code))
         if started:
             ticks = app.ticks - ticks0
             s["loop_us_per_tick"] = loop_us / ticks if ticks else None
@@ -311,7 +337,7 @@ def main(argv):
                 "program_bytes": (dev.prog_bytes - wear0[1]) / hours,
                 "block_erases": (dev.erases - wear0[2]) / hours}
         with open(opts["summary"], "w") as f:
-            f.write(json.dumps(s))
+            json.dump(s, f)
     return exit_code
 
 

@@ -62,10 +62,19 @@ def utc(rtc_s):
 
 
 def alarm_text(a):
+    """'Door open [door_open, since 12:03:04, not acknowledged]' from a status alarm."""
     if isinstance(a, dict):
         for key in ("text", "detail", "name", "alarm"):
             if a.get(key):
-                return str(a[key])
+                text = str(a[key])
+                notes = [str(a["code"])] if a.get("code") and a.get("code") != a[key] else []
+                if a.get("since_s"):
+                    notes.append("since " + utc(a["since_s"]))
+                if "acked" in a:
+                    notes.append("acknowledged" if a["acked"] else "not acknowledged")
+                if a.get("active") is False:
+                    notes.append("condition gone")
+                return text + (" [" + ", ".join(notes) + "]" if notes else "")
     return str(a)
 
 

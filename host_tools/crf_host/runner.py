@@ -48,7 +48,7 @@ def write_trace(path, rows):
 
 def run_virtual(plant, profile_name, out_dir, seed=None, heap="128wK",
                 exit_after_end_s=120, config=None, speed="max", batch="", operator="",
-                flash=None, cut_at_s=None, log="on"):
+                flash=None, cut_at_s=None, log="on", outage_s=None, run_for_s=None):
     """Run one profile in the virtual freezer; return (rows, summary, wall_s).
 
     Each run gets a fresh flash image (unless `flash` names one to reuse) so
@@ -83,6 +83,10 @@ def run_virtual(plant, profile_name, out_dir, seed=None, heap="128wK",
         cmd += ["--operator", operator]
     if cut_at_s is not None:
         cmd += ["--cut-at", str(int(cut_at_s))]
+    if outage_s is not None:        # boot after a cut: the freezer was off this long
+        cmd += ["--outage", str(int(outage_s))]
+    if run_for_s is not None:
+        cmd += ["--run-for", str(int(run_for_s))]
     if seed is not None:
         cmd += ["--seed", str(seed)]
     if config is not None:

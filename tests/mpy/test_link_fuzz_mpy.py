@@ -19,7 +19,7 @@ import struct
 import hashlib
 import binascii
 
-for _m in ("crf.record.runlog", "crf.link.server", "crf.app"):
+for _m in ("crf.record.runlog", "crf.link.server", "crf.safety.guard", "crf.app"):
     __import__(_m)          # largest first, collected in between: a tidy heap
     gc.collect()
 

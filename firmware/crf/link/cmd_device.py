@@ -61,7 +61,10 @@ def c_status(s, a):
             "ln2_duty": round(ctl.ln2_duty, 3), "heater_duty": round(ctl.heater_duty, 3),
             "valve": app.valve_on, "comp": e.comp, "elapsed_s": e.elapsed_ms // 1000,
             "remaining_s": rem, "run": log.run_id if log else None, "record": record,
-            "interrupted": log.interrupted if log else None, "alarms": [],
+            "interrupted": log.interrupted if log else None,
+            "alarms": [{"code": r.code, "text": r.text, "since_s": r.since_s, "acked": r.acked,
+                        "active": r.active} for r in app.alarms.active()],
+            "transfer": app.safety.transfer,
             "rtc_s": s.clock.rtc_s(),
             "role": "engineer" if s.auth.active() else "operator"}
 
@@ -171,6 +174,15 @@ def _leave_later(s, what):
         raise Refused(F.ERR_BUSY, "a run is in progress")
     s.record(s.user, "engineer", what, None, "note", what + " requested")
     s.exit = (what, s.clock.ticks_ms())
+    return {}
+
+
+def c_sim_fault(s, a):
+    # Fault injection on the virtual freezer; real boards have no sim_fault.
+    fn = getattr(s.board, "sim_fault", None)
+    if fn is None:
+        raise Refused(F.ERR_UNKNOWN_COMMAND, "sim_fault: simulation only")
+    fn(get_text(a, "kind"), a.get("on", True) is not False)
     return {}
 
 

@@ -73,9 +73,12 @@ def c_run_ack(s, a):
     alarm = a.get("alarm")
     if alarm is not None and not isinstance(alarm, (str, int)):
         raise bad("alarm: an alarm id or null is needed")
-    s.record(who, "operator", "run_ack", {"run": s.app.record_open(), "alarm": alarm}, "ack",
-             "acknowledged" if alarm is None else "alarm %s acknowledged" % alarm)
-    return {}
+    if alarm is not None and alarm not in [r.code for r in s.app.alarms.active()]:
+        raise Refused(F.ERR_NOT_FOUND, "no alarm %s is listed" % alarm)
+    n = s.app.ack_alarms(who, alarm)    # one alarm_acked event each in the record
+    s.record(who, "operator", "run_ack", {"run": s.app.record_open(), "alarm": alarm, "acked": n},
+             "ack", "%d alarm(s) acknowledged" % n)
+    return {"acked": n}
 
 
 def c_log_list(s, a):

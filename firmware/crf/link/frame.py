@@ -71,6 +71,7 @@ COMMANDS = {
     "repl": 0x71,
     "screen": 0x78,
     "button": 0x79,         # simulation only
+    "sim_fault": 0x7A,      # simulation only: fault injection (docs/safety.md)
     "tune_start": 0x80,     # chamber-loop autotune (docs/commissioning.md)
     "tune_status": 0x81,
     "tune_stop": 0x82,

@@ -41,6 +41,8 @@ class Engine:
         self._hist_i = 0
         self._comp_target = 0.0
         self._comp_rate_c_s = 0.0
+        self.no_sample = False      # sample probe lost: sample steps follow the chamber path
+        self.lead = 0.0             # ... this far from the sample setpoint
 
     # -- operator commands -------------------------------------------------
     def start(self, profile, chamber_c, sample_c):
@@ -53,6 +55,7 @@ class Engine:
         self.sp = chamber_c
         self.probe = "chamber"
         self.index = -1
+        self.no_sample = False
         self._event("start", profile["name"])
         self._enter(0, chamber_c, sample_c, chamber_c)
 
@@ -110,6 +113,10 @@ class Engine:
             ctl = "chamber"
         else:
             ctl = probe
+        shift = 0.0
+        if ctl == "sample" and self.no_sample:
+            ctl = "chamber"
+            shift = self.lead
         # Where the setpoint starts: continue the previous path (bumpless).
         if ctl == "sample":
             if prev_probe == "sample":
@@ -121,11 +128,11 @@ class Engine:
         self.probe = ctl
         self.mode = MODE_SAMPLE if ctl == "sample" else MODE_CHAMBER
         if kind == "ramp":
-            self._target = st["target_c"]
+            self._target = st["target_c"] + shift
             r = st["rate_c_per_min"] / 60.0
             self.rate_c_s = -r if self._target < sp0 else r
         else:
-            self._target = st.get("target_c", sp0)
+            self._target = st["target_c"] + shift if "target_c" in st else sp0
             sp0 = self._target
         self.sp = sp0
         self._publish()
@@ -221,10 +228,13 @@ class Engine:
                         # Resume the ramp from where the sample is now.
                         self.comp = False
                         self._comp_done = True
-                        self.probe = "sample"
-                        self.mode = MODE_SAMPLE
-                        self.sp = sample_c if sample_c is not None else self.sp_sample
-                        self.sp_sample = self.sp
+                        if self.no_sample:
+                            self._target = st["target_c"] + self.lead
+                        else:
+                            self.probe = "sample"
+                            self.mode = MODE_SAMPLE
+                            self.sp = sample_c if sample_c is not None else self.sp_sample
+                            self.sp_sample = self.sp
                         self._event("compensation_end", self._comp_ms // 1000)
                     return
             sp = self.sp + self.rate_c_s * dt
@@ -271,3 +281,24 @@ class Engine:
         if self.comp:
             return -self._comp_rate_c_s if self.sp > self._comp_target else 0.0
         return self.rate_c_s if self.probe == "chamber" and self.kind == "ramp" else 0.0
+
+    # -- safety (crf.safety) ---------------------------------------------------
+    def chamber_path(self, chamber_sp):
+        """Sample probe lost: this and later sample-probe steps follow the
+        profile's equivalent chamber path: the same rates, on the chamber, at
+        the lead the cascade had (at most 10 C below, never above the sample path)."""
+        if self.no_sample:
+            return
+        self.no_sample = True
+        lead = chamber_sp - self.sp_sample if self.probe == "sample" else 0.0
+        self.lead = -10.0 if lead < -10.0 else (0.0 if lead > 0.0 else lead)
+        if self.probe == "sample":
+            self.probe = "chamber"
+            self.mode = MODE_CHAMBER
+            self.sp = chamber_sp
+            self.sp_chamber = chamber_sp
+            if self.kind == "ramp":
+                self._target += self.lead
+            elif self.kind == "hold":
+                self._target = chamber_sp
+                self.sp = chamber_sp

@@ -483,12 +483,16 @@ class RunLog:
                 facts["step"] = v[0]
                 facts["last_t_ms"] = v[1]
                 facts["state"] = fmt.STATE_CODES[v[8] & 7] if v[8] & 7 < 5 else None
+                facts["chamber_c"] = v[2]
+                facts["sample_c"] = v[3]
             elif tag == fmt.TAG_EVENT:
                 t_ms, rtc_s, ev, who, detail = fmt.unpack_event(rec)
                 facts["last_t_ms"] = t_ms
                 if rtc_s:
                     facts["last_rtc_s"] = rtc_s
-                if ev == "step":
+                if ev == "nucleation":
+                    facts["nucleated"] = True
+                elif ev == "step":
                     facts["step"] = int(detail.split(" ")[0]) - 1   # events count from 1
                     facts["step_since_ms"] = t_ms
                 elif ev in ("hold", "continue", "end", "start"):
@@ -497,12 +501,13 @@ class RunLog:
 
         size = _size(path)
         with open(path, "rb") as f:
-            s = reader.scan(f, size, visit)
+            s = reader.scan(f, size, visit, self._scan_buf(f))
         if s.header is not None:
             h = json.loads(s.header)
             facts["profile"] = h.get("profile_name")
             facts["batch"] = h.get("batch")
             facts["start_rtc_s"] = h.get("start_rtc_s")
+            facts["profile_sha256"] = h.get("profile_sha256")
             if facts["last_rtc_s"] is None and facts["start_rtc_s"]:
                 facts["last_rtc_s"] = facts["start_rtc_s"]
             if facts["start_rtc_s"]:
@@ -547,6 +552,19 @@ class RunLog:
                                             facts["step"]))
         self.interrupted = facts
         return facts
+
+    def _scan_buf(self, f):
+        # A buffer for the boot scan as large as this run's header needs, not
+        # MAX_RECORD: a fragmented heap (128 KiW) may have no 8 KB in one piece.
+        m = len(fmt.MAGIC)
+        hb = bytearray(m + 3)
+        got = f.readinto(hb)
+        f.seek(0)
+        if got == m + 3 and hb[m] == fmt.TAG_HEADER:
+            n = (hb[m + 1] | (hb[m + 2] << 8)) + 5
+            if n <= fmt.MAX_RECORD:
+                return bytearray(n if n > 1024 else 1024)
+        return None
 
     def _cut_back(self, path, good_end):
         # littlefs has no truncate here: copy the good prefix, then rename over

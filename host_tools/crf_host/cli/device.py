@@ -52,6 +52,8 @@ def _status_rows(st):
             ("alarms", "; ".join(m.alarm_text(a) for a in st.get("alarms") or []) or "none"),
             ("clock", m.utc(st.get("rtc_s"))),
             ("link role", str(st.get("role") or "—"))]
+    if st.get("transfer"):
+        rows.append(("product", str(st["transfer"])))
     intr = st.get("interrupted")
     if intr:
         rows.append(("interrupted", json.dumps(intr, ensure_ascii=False)
