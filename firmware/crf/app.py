@@ -4,17 +4,19 @@
 # (crf.link.server, once per pass). Nothing here blocks; the only wait is the
 # sleep to the next pass.
 import gc
-from crf import config
 from crf.control.controller import Controller, MODE_OFF
 from crf.control.valve import ValveDriver
 from crf import lazy
+from crf.calibration import cal_coefficients
 from crf.profile.engine import Engine, RUNNING, HELD, END, STOPPED  # noqa: F401
 from crf.link.server import Server
 from crf.record import format as recfmt
 from crf.record.runlog import RunLog, LogError
 from crf.safety.guard import Guard
 
-# The validator is loaded to check a profile, then dropped (crf.lazy).
+# Loaded when needed, then dropped (crf.lazy): the configuration's checks
+# (at boot) and the profile validator (to check a profile).
+_CONFIG = "crf.config"
 _VALIDATE = "crf.profile.validate"
 _ACCEPTANCE = "crf.profile.acceptance"    # imported by the validator
 FW_VERSION = "0.1.0"
@@ -56,7 +58,10 @@ class App:
         root = board.storage_root
         self.profiles_dir = root + "/profiles" if root != "/" else "/profiles"
         self.config_path = (root if root != "/" else "") + "/config.json"
-        self.cfg = cfg if cfg is not None else config.load(self.config_path)
+        if cfg is None:
+            cfg = lazy.load(_CONFIG).load(self.config_path)
+            lazy.drop(_CONFIG)      # read at boot; config_set loads it again
+        self.cfg = cfg
         self.engine = Engine()
         self.ctl = Controller(self.cfg)
         self._set_cal(self.cfg)
@@ -229,9 +234,9 @@ class App:
         # Two-point probe calibration, None while it is the identity (the
         # defaults: no arithmetic per reading); its readings are configuration,
         # so every run header records them.
-        c = config.cal_coefficients(cfg["chamber_cal_ice_c"], cfg["chamber_cal_ln2_c"])
+        c = cal_coefficients(cfg["chamber_cal_ice_c"], cfg["chamber_cal_ln2_c"])
         self.cal_chamber = None if c == (1.0, 0.0) else c
-        c = config.cal_coefficients(cfg["sample_cal_ice_c"], cfg["sample_cal_ln2_c"])
+        c = cal_coefficients(cfg["sample_cal_ice_c"], cfg["sample_cal_ln2_c"])
         self.cal_sample = None if c == (1.0, 0.0) else c
 
     # -- the record ----------------------------------------------------------

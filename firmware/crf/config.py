@@ -1,6 +1,7 @@
 # Controller configuration: defaults, overridden by config.json on the flash.
 # Units are in the names; powers in watts, temperatures in deg C, times in ms or s.
 import json
+from crf.calibration import cal_coefficients  # noqa: F401 (part of this module's API)
 
 DEFAULTS = {
     # loop timing
@@ -38,7 +39,7 @@ DEFAULTS = {
     "comp_release_c": 3.0,        # excursion ends once the sample is this far below its post-nucleation peak
     # run record
     "log_interval_ms": 5000,      # one sample record per interval (1000 for 1 s)
-    # two-point probe calibration (cal_coefficients below): what each probe
+    # two-point probe calibration (crf/calibration.py): what each probe
     # read in an ice bath (true 0 C) and in LN2 at ~1 atm (true -195.8 C)
     "chamber_cal_ice_c": 0.0,
     "chamber_cal_ln2_c": -195.8,
@@ -154,12 +155,3 @@ def load(path):
     except ValueError:
         raise ConfigError("config: %s is not valid JSON" % path)
     return check(values)
-
-
-
-def cal_coefficients(ice_reading, ln2_reading):
-    """Two-point probe calibration: (gain, offset) with t = gain * r + offset
-    through the ice point (0 C) and LN2 boiling at ~1 atm (-195.8 C;
-    reference/physics.md -195.79 C), from what the probe read there."""
-    gain = 195.8 / (ice_reading - ln2_reading)
-    return gain, -gain * ice_reading

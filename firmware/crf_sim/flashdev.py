@@ -3,6 +3,7 @@
 from time import ticks_us as _ticks_us, ticks_diff as _ticks_diff
 
 _BLOCK = 4096
+_ERASE_PIECE = 512      # an erase writes 0xFF in pieces: no 4 KB buffer in the heap
 
 
 class FileBlockDevice:
@@ -23,7 +24,7 @@ class FileBlockDevice:
             f.flush()
         self.f = f
         self.fresh = False
-        self._blank = b"\xff" * _BLOCK   # allocated once: erases happen every few seconds
+        self._blank = b"\xff" * _ERASE_PIECE   # allocated once: erases happen every few seconds
         # wear figures: program operations, bytes programmed, block erases
         self.progs = 0
         self.prog_bytes = 0
@@ -58,7 +59,8 @@ class FileBlockDevice:
         if op == 6:   # erase
             t0 = _ticks_us()
             self.f.seek(arg * _BLOCK)
-            self.f.write(self._blank)
+            for _ in range(_BLOCK // _ERASE_PIECE):
+                self.f.write(self._blank)
             self.erases += 1
             self.emu_us += _ticks_diff(_ticks_us(), t0)
             return 0

@@ -1,8 +1,10 @@
 # Serial link protocol v1, the device side: the command set of
 # docs/protocol.md ("What each command takes and returns") over the board's
 # non-blocking link_read / link_write, with the frame codec of frame.py.
-# The commands live in cmd_device.py, cmd_profile.py and cmd_run.py as
-# functions c_<command>(server, args); this module moves the frames.
+# The commands live in cmd_device.py and cmd_run.py (always loaded), and in
+# cmd_admin.py, cmd_profile.py and cmd_tune.py (loaded for the request and
+# dropped after: occasional engineer work need not sit in the heap during a
+# run), as functions c_<command>(server, args); this module moves the frames.
 #
 # Once per loop pass, service(): read what arrived (at most _READS reads of
 # _RX_SIZE bytes, and none while _QUEUE requests wait), answer at most
@@ -16,7 +18,8 @@
 # a profile upload goes to a partial file on the flash until it completes or idles for 60 s.
 from crf.link import frame as F
 from crf.link import auth as _auth
-from crf.link import cmd_device, cmd_profile, cmd_run, cmd_tune
+from crf import lazy
+from crf.link import cmd_device, cmd_run
 from crf.link.args import Refused
 from crf.record.audit import Audit
 
@@ -46,7 +49,13 @@ _NO_CACHE = ("identify", "status", "profile_list", "profile_get", "profile_valid
              "log_list", "log_fetch", "config_get", "audit_fetch", "tune_status", "tune_result", "screen")
 # Take the payload as it is, not as JSON arguments.
 _RAW = ("profile_put", "profile_validate")
-_MODULES = (cmd_device, cmd_profile, cmd_run, cmd_tune)
+_MODULES = (cmd_device, cmd_run)
+# Loaded when asked: command name prefix -> module.
+_LAZY = (("profile_", "crf.link.cmd_profile"), ("tune_", "crf.link.cmd_tune"),
+         ("config_", "crf.link.cmd_admin"), ("time_set", "crf.link.cmd_admin"),
+         ("audit_fetch", "crf.link.cmd_admin"), ("restart", "crf.link.cmd_admin"),
+         ("repl", "crf.link.cmd_admin"), ("sim_fault", "crf.link.cmd_admin"))
+_PROFILE = "crf.link.cmd_profile"
 
 
 class Server:
@@ -91,8 +100,8 @@ class Server:
             self._unsolicited()
             up = self.upload
             if up is not None and self.clock.ticks_diff(self.clock.ticks_ms(), up[4]) >= _UPLOAD_IDLE_MS:
-                from crf.link.cmd_profile import drop_upload
-                drop_upload(self)       # abandoned upload: close and remove its partial file
+                lazy.load(_PROFILE).drop_upload(self)   # abandoned upload: close and remove its partial file
+                lazy.drop(_PROFILE)
         except Exception as ex:         # whatever the link brings, the loop goes on
             self.faults += 1
             self.last_fault = repr(ex)
@@ -130,6 +139,7 @@ class Server:
         name = F.COMMAND_NAMES.get(cmd)
         kind = F.KIND_RESPONSE
         self.user = None
+        loaded = None
         try:
             fn = None
             if name:
@@ -137,6 +147,12 @@ class Server:
                     fn = getattr(m, "c_" + name, None)
                     if fn is not None:
                         break
+                if fn is None:
+                    for prefix, mod in _LAZY:
+                        if name.startswith(prefix):
+                            loaded = mod
+                            fn = getattr(lazy.load(mod), "c_" + name, None)
+                            break
             if fn is None:
                 raise Refused(F.ERR_UNKNOWN_COMMAND, "unknown command 0x%02x" % cmd)
             if name in _ENGINEER:
@@ -168,6 +184,10 @@ class Server:
             self.faults += 1
             self.last_fault = repr(ex)
             kind, reply = F.KIND_ERROR, _error(F.ERR_INTERNAL, repr(ex))
+        finally:
+            fn = None
+            if loaded is not None:
+                lazy.drop(loaded)
         if name is not None and name not in _NO_CACHE:
             self._cache.put(rid, cmd, payload, kind, reply)
         self._send(kind, rid, cmd, reply)
