@@ -39,10 +39,10 @@ _IMG = "/tmp/crf-test-link-fuzz-%s.img" % binascii.hexlify(os.urandom(4)).decode
 _OUT_RING = 2 * F.MAX_WIRE + 600    # the least the link output may hold (the Pico's: 6 KB)
 _DRAIN = 1200               # bytes the host takes per pass: slower than the device could send
 _IN_MAX = 1024              # bytes queued towards the device before we wait
-# Not sent at random: stop, hold and continue change the run on purpose;
+# Not sent at random: stop, hold, continue and sim_fault change the run on purpose;
 # logins and logouts come from the harness (a few, or the session would
 # rarely be open and the engineer commands never run).
-_SKIP = ("run_stop", "run_hold", "run_continue", "auth_login", "auth_logout")
+_SKIP = ("run_stop", "run_hold", "run_continue", "auth_login", "auth_logout", "sim_fault")
 _NAMES = [n for n in F.COMMANDS if n not in _SKIP]
 _KEYS = ("name", "offset", "n", "profile", "operator", "run", "alarm", "rtc_s", "user", "mac",
          "values", "status_s", "events", "after")

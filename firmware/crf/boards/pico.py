@@ -96,6 +96,11 @@ _PIN_BUZZER = const(21)
 _SPI_BAUD = const(1_000_000)  # MAX31865: <= 5 MHz, CPHA = 1
 _I2C_FREQ = const(400_000)
 _WDT_MAX_MS = const(8388)  # rp2 hardware limit
+# rp2 WATCHDOG SCRATCH0 (0x40058000 + 0x0C): survives a watchdog reset and is
+# not used by the boot ROM (SCRATCH4-7 are); restart() marks a reset it asked
+# for, since machine.reset() itself resets through the watchdog.
+_WDT_SCRATCH0 = const(0x4005800C)
+_RESTART_MARK = const(0x1A5E7A17)   # (a small int on 32-bit ports)
 _RING_SIZE = const(6144)  # >= 2 x frame.MAX_WIRE + events
 _DRAIN_MAX = const(256)  # bytes per poll()
 _MIN_PULSE_MS = const(20)  # shortest heater pulse / gap (one 50 Hz cycle)
@@ -394,6 +399,17 @@ class Board:
         if self._wdt is not None:
             self._wdt.feed()
 
+    def reset_cause(self):
+        """'watchdog' after a watchdog reset that restart() did not ask for, else None."""
+        try:
+            mark = machine.mem32[_WDT_SCRATCH0]
+            machine.mem32[_WDT_SCRATCH0] = 0
+            if machine.reset_cause() == machine.WDT_RESET and mark != _RESTART_MARK:
+                return "watchdog"
+        except (AttributeError, TypeError):
+            pass            # a port without the register (host tests)
+        return None
+
     # -- probes ---------------------------------------------------------
     def _start(self, p):
         c = self.clock
@@ -562,6 +578,10 @@ class Board:
     # -- leaving the firmware (link commands restart / repl) ------------------
     def restart(self):
         self.safe_outputs()
+        try:
+            machine.mem32[_WDT_SCRATCH0] = _RESTART_MARK     # a reset asked for: no watchdog alarm
+        except (AttributeError, TypeError):
+            pass
         machine.reset()
 
     def repl(self):
