@@ -202,7 +202,7 @@ def test_power_cut_mid_tune_leaves_the_old_gains(tmp_path):
         c.close()
     finally:
         v.stop()
-    env = dict(os.environ, MICROPYPATH="%s:.frozen" % paths.FIRMWARE)
+    env = paths.micropython_env()
     import subprocess
 
     # -20 C is reached and the relay runs by ~330 s of freezer time.

@@ -8,12 +8,11 @@ calls `crf.link.cmd_tune.start`, the function behind the link's
 """
 
 import json
-import os
 import subprocess
 import time
 from pathlib import Path
 
-from crf_host.paths import FIRMWARE, REPO, micropython
+from crf_host.paths import FIRMWARE, REPO, micropython, micropython_env
 
 TEMPS = (-20.0, -60.0)
 TIMEOUT_S = 600
@@ -39,8 +38,7 @@ def run_autotune(plant, out_dir, temps=TEMPS, seed=None, config=None):
         cmd += ["--seed", str(seed)]
     if config is not None:
         cmd += ["--config", str(Path(config).resolve())]
-    env = dict(os.environ)
-    env["MICROPYPATH"] = "%s:.frozen" % FIRMWARE
+    env = micropython_env()
     t0 = time.monotonic()
     try:
         proc = subprocess.run(cmd, cwd=str(REPO), env=env, stdin=subprocess.DEVNULL,

@@ -12,14 +12,13 @@ flash after an outage) are judged on the boot after the restart.
 """
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from crf_host.paths import FIRMWARE, micropython
+from crf_host.paths import FIRMWARE, micropython, micropython_env
 from crf_host.records import read_run
 
 PLANT = FIRMWARE / "crf_sim" / "plants" / "bag_50ml.json"
@@ -46,10 +45,8 @@ FAULTS = {
     "power_cut": (None, 1, 5.0),
 }
 OUTAGE_S = 300          # power cut: the freezer is off this long
-# The device's heap (128 KiW) plus 2 KiW (16 KB on the unix port) for the
-# simulator's own fault machinery (crf_sim.faults, crf_sim.restart: ~10 KB
-# resident, which the device does not carry).
-HEAP = "130wK"
+# The device's heap, also with the simulator's fault machinery loaded.
+HEAP = "128wK"
 COLD_BOUND_C = -110.0   # no fault may take the product below this
 
 
@@ -58,7 +55,7 @@ def _run(d, flash, extra):
            "--plant", str(PLANT), "--speed", "max", "--flash", str(flash),
            "--summary", str(d / "summary.json"), "--export-runs", str(d),
            "--autostart", PROFILE] + extra
-    env = dict(os.environ, MICROPYPATH="%s:.frozen" % FIRMWARE)
+    env = micropython_env()      # the firmware as bytecode (build/mpy), as on the board
     p = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                        timeout=600)
     try:

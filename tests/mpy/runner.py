@@ -11,12 +11,6 @@ import os
 import sys
 
 HEAP_ARGS = "-X heapsize=128wK"     # the reference board's heap
-# Files whose harness shares the heap with the firmware and needs room the
-# device does not spend: the link fuzz test's host side (its own code, a
-# frame decoder, both link queues, the plant model) has to fit beside the
-# whole firmware; with the safety modules (14.4 KB, docs/safety.md) it no
-# longer does in 128 KiW, so its harness gets 8 KiW (16 KB here) more.
-HEAP_FOR = {"test_link_fuzz_mpy.py": "-X heapsize=136wK"}
 
 
 def _dir_of(path):
@@ -71,7 +65,7 @@ def run(test_dir):
             os.remove(result)
         except OSError:
             pass
-        os.system("%s %s %s --file %s %s %s" % (sys.executable, HEAP_FOR.get(fname, HEAP_ARGS), me,
+        os.system("%s %s %s --file %s %s %s" % (sys.executable, HEAP_ARGS, me,
                                                  test_dir, fname, result))
         try:
             with open(result) as f:
