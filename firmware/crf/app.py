@@ -6,6 +6,7 @@
 import gc
 from crf.control.controller import Controller, MODE_OFF
 from crf.control.valve import ValveDriver
+from crf import config
 from crf import lazy
 from crf.calibration import cal_coefficients
 from crf.profile.engine import Engine, RUNNING, HELD, END, STOPPED  # noqa: F401
@@ -14,9 +15,7 @@ from crf.record import format as recfmt
 from crf.record.runlog import RunLog, LogError
 from crf.safety.guard import Guard
 
-# Loaded when needed, then dropped (crf.lazy): the configuration's checks
-# (at boot) and the profile validator (to check a profile).
-_CONFIG = "crf.config"
+# Loaded when needed, then dropped (crf.lazy): the profile validator.
 _VALIDATE = "crf.profile.validate"
 _ACCEPTANCE = "crf.profile.acceptance"    # imported by the validator
 FW_VERSION = "0.1.0"
@@ -58,10 +57,7 @@ class App:
         root = board.storage_root
         self.profiles_dir = root + "/profiles" if root != "/" else "/profiles"
         self.config_path = (root if root != "/" else "") + "/config.json"
-        if cfg is None:
-            cfg = lazy.load(_CONFIG).load(self.config_path)
-            lazy.drop(_CONFIG)      # read at boot; config_set loads it again
-        self.cfg = cfg
+        self.cfg = cfg if cfg is not None else config.load(self.config_path)
         self.engine = Engine()
         self.ctl = Controller(self.cfg)
         self._set_cal(self.cfg)

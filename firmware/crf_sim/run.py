@@ -28,7 +28,7 @@ import time
 from crf_sim.plant import load_plant, Plant, PlantError
 from crf_sim.board_virtual import VirtualBoard
 from crf_sim import flashdev
-from crf import lazy
+from crf import config
 from crf.app import App
 from crf.profile.engine import END, STOPPED
 from crf.record.runlog import copy_file, exists as _exists
@@ -132,12 +132,8 @@ def main(argv):
     try:
         opts = parse_args(argv)
         spec = load_plant(opts["plant"])
-        cfg = None
-        if opts["config"]:
-            cfg = lazy.load("crf.config").load(opts["config"])
-            lazy.drop("crf.config")
+        cfg = config.load(opts["config"]) if opts["config"] else None
     except (ValueError, PlantError) as ex:
-        lazy.drop("crf.config")
         sys.stderr.write("virtual freezer: %s\n" % ex)
         return 2
     seed = int(opts["seed"]) if opts["seed"] is not None else None
