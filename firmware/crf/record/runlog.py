@@ -505,6 +505,7 @@ class RunLog:
         if s.header is not None:
             h = json.loads(s.header)
             facts["profile"] = h.get("profile_name")
+            facts["kind"] = h.get("kind", "run")     # "tune": an autotune's record
             facts["batch"] = h.get("batch")
             facts["start_rtc_s"] = h.get("start_rtc_s")
             facts["profile_sha256"] = h.get("profile_sha256")

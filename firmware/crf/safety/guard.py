@@ -272,7 +272,8 @@ class Guard:
         log = app.log
         al.cond(_STORAGE, log is None or log.failed is not None, dt_ms, 0,
                 app.log_problem if log is None else log.failed)
-        al.cond(_CLOCK, app.clock.rtc_s() < _RTC_VALID, dt_ms, 0, None)
+        rtc = app.clock.rtc_s()     # None: an RTC that reports itself not set
+        al.cond(_CLOCK, rtc is None or rtc < _RTC_VALID, dt_ms, 0, None)
         al.cond(_DOOR, running and door, dt_ms, _DOOR_MS, None)
         # output overrides
         self.block_ln2 = cold or door

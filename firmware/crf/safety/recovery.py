@@ -31,7 +31,7 @@ def _profile(app, facts):
     if not name:
         return None, "profile unknown"
     try:
-        prof, text = app.load_profile_text(name)
+        prof, text, _ = app.load_profile_text(name)
     except (OSError, ValueError):
         return None, "profile %s not loadable" % name
     sha = binascii.hexlify(hashlib.sha256(text.encode()).digest()).decode()
@@ -71,6 +71,14 @@ def decide(app, facts, prof):
 
 def apply(app, facts):
     g = app.safety
+    if facts.get("kind") == "tune":
+        # An autotune cut off: no product to follow; its record is closed as
+        # interrupted and the gains in force stay (they change only on apply).
+        app.note("note", "controller", "recovery: autotune interrupted by the outage; gains unchanged")
+        log = app.log
+        if log is not None and log.f is not None:
+            log.seal(facts.get("last_t_ms", 0), app.clock.rtc_s(), 2)     # SEAL_INTERRUPTED
+        return "none"
     prof, why = _profile(app, facts)
     action, reason = decide(app, facts, prof)
     product = app.sample_c if g.sample_ok else app.chamber_c
