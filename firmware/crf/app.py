@@ -4,10 +4,19 @@
 # (crf.link.server, once per pass). Nothing here blocks; the only wait is the
 # sleep to the next pass.
 import gc
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
 from crf.control.controller import Controller, MODE_OFF
 from crf.control.valve import ValveDriver
-from crf import config
+import json
 from crf import lazy
+from crf.profile import checked
+from crf.profile.duration import estimate_duration_s
 from crf.calibration import cal_coefficients
 from crf.profile.engine import Engine, RUNNING, HELD, END, STOPPED  # noqa: F401
 from crf.link.server import Server
@@ -15,9 +24,12 @@ from crf.record import format as recfmt
 from crf.record.runlog import RunLog, LogError
 from crf.safety.guard import Guard
 
-# Loaded when needed, then dropped (crf.lazy): the profile validator.
+# Loaded when needed, then dropped (crf.lazy): the configuration's checks
+# (read at boot) and the profile validator (for text not yet validated).
+_CONFIG = "crf.config"
 _VALIDATE = "crf.profile.validate"
 _ACCEPTANCE = "crf.profile.acceptance"    # imported by the validator
+_START_RESERVE = const(6144)    # heap kept for a run's start (record header, file opens)
 FW_VERSION = "0.1.0"
 MODEL = "CRF-1"
 
@@ -57,7 +69,12 @@ class App:
         root = board.storage_root
         self.profiles_dir = root + "/profiles" if root != "/" else "/profiles"
         self.config_path = (root if root != "/" else "") + "/config.json"
-        self.cfg = cfg if cfg is not None else config.load(self.config_path)
+        if cfg is None:
+            cfg = lazy.load(_CONFIG).load(self.config_path)
+            lazy.drop(_CONFIG)      # read at boot; config_set loads it again
+            gc.collect()
+            cfg = dict(cfg)         # placed anew: the module's freed code is one hole, not two around it
+        self.cfg = cfg
         self.engine = Engine()
         self.ctl = Controller(self.cfg)
         self._set_cal(self.cfg)
@@ -81,6 +98,8 @@ class App:
         self.tuning = None          # autotune session (crf.tune, lazy-loaded) deciding the outputs
         self.log = None
         self.log_problem = None
+        self._reserve = None
+        self._keep_reserve()
         try:
             self.log = RunLog(root)
             self.log.recover(self.clock.rtc_s())
@@ -106,17 +125,28 @@ class App:
     # -- operator actions (link and panel) ---------------------------------
     def load_profile_text(self, name, start_c=None):
         """(profile, its text, estimated duration from start_c or None);
-        ProfileError (a ValueError with .problems) if it must not run."""
-        with open(self.profiles_dir + "/" + name + ".json") as f:
+        ProfileError (a ValueError with .problems) if it must not run.
+        Text that already passed the validator (crf/profile/checked.py) is
+        only parsed; other text is validated in full and then marked."""
+        pdir = self.profiles_dir
+        with open(pdir + "/" + name + ".json") as f:
             text = f.read()
-        v = lazy.load(_VALIDATE)
-        try:
-            prof = v.loads(text)
-            v.validate(prof)
-            planned = None if start_c is None else v.estimate_duration_s(prof, start_c)
-        finally:
-            v = None
-            lazy.drop(_VALIDATE, _ACCEPTANCE)
+        sha = checked.digest(text)
+        if checked.passed(pdir, name, sha):
+            prof = json.loads(text)
+        else:
+            v = lazy.load(_VALIDATE)
+            try:
+                prof = v.loads(text)
+                v.validate(prof)
+            finally:
+                v = None
+                lazy.drop(_VALIDATE, _ACCEPTANCE)
+            try:
+                checked.mark(pdir, name, sha)
+            except OSError:
+                pass                # validated again next time
+        planned = None if start_c is None else estimate_duration_s(prof, start_c)
         return prof, text, planned
 
     def load_profile(self, name):
@@ -141,10 +171,15 @@ class App:
             # A run cut off by a restart and not resumed: close its record.
             log.seal(self._interrupted_t(), rtc, recfmt.SEAL_INTERRUPTED)
         header = self._header(name, text, batch, product, operator, rtc)
-        gc.collect()                # the profile's parse garbage out: the record's header goes out in one piece
+        # The record's header (a few KB in one piece, then its file opens)
+        # goes into the room kept for it since boot, not into whatever a
+        # divided heap has left.
+        self._reserve = None
+        gc.collect()
         try:
             log.open_run(header, planned, self.cfg["log_interval_ms"])
         except (LogError, OSError) as ex:
+            self._keep_reserve()
             raise StorageError(str(ex))
         self.planned_s = planned
         self.ctl.reset()
@@ -164,12 +199,10 @@ class App:
         return i["last_t_ms"] if i else 0
 
     def _header(self, name, text, batch, product, operator, rtc):
-        import hashlib
-        import binascii
         b = self.board
         return {"serial": getattr(b, "serial", "?"), "model": MODEL, "fw": FW_VERSION,
                 "board": b.name, "profile_name": name, "profile_text": text,
-                "profile_sha256": binascii.hexlify(hashlib.sha256(text.encode()).digest()).decode(),
+                "profile_sha256": checked.digest(text),
                 "batch": batch, "product": product, "operator": operator,
                 "calibration": b.calibration() if hasattr(b, "calibration") else None,
                 "config": self.cfg, "start_rtc_s": rtc}
@@ -265,6 +298,16 @@ class App:
         self._log_sample(True)
         log.seal(self.run_ms, self.clock.rtc_s(),
                  recfmt.SEAL_COMPLETED if self._reached_end else recfmt.SEAL_STOPPED)
+        self._keep_reserve()
+
+    def _keep_reserve(self):
+        # Room for the next run's start, taken while it can be had in one
+        # piece (boot, end of a run); without it a start still tries.
+        if self._reserve is None:
+            try:
+                self._reserve = bytearray(_START_RESERVE)
+            except MemoryError:
+                pass
 
     def _flags(self):
         e = self.engine

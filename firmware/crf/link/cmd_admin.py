@@ -3,7 +3,6 @@
 # Loaded for the request and dropped after (server.py, crf/lazy.py).
 # Handlers as in cmd_device.py; contract: docs/protocol.md.
 import os
-from crf import config
 from crf.link import frame as F
 from crf.link.args import Refused, bad, get_int, get_text, operator
 
@@ -50,6 +49,7 @@ def c_config_set(s, a):
     cur = app.cfg
     merged = dict(cur)
     merged.update(values)
+    from crf import config              # (dropped with this module, server.py)
     new = config.check(merged)          # ConfigError names the key
     changed = {}
     for k in new:

@@ -8,6 +8,7 @@ import binascii
 from crf.link import frame as F
 from crf.link.args import Refused, bad, get_int, profile_name
 from crf import lazy
+from crf.profile import checked
 from crf.record.fileio import read_at
 
 try:
@@ -160,6 +161,7 @@ def c_profile_put(s, p):
         validate = None
         lazy.drop(_VALIDATE, _ACCEPTANCE)
     sha = binascii.hexlify(up[6].digest()).decode()
+    checked.mark(s.app.profiles_dir, name, sha)     # this text passed: a start need not validate it
     s.record(s.user, "engineer", "profile_put", {"name": name, "sha256": sha, "old_sha256": old},
              "profile_change", "%s stored, sha256 %s (was %s)" % (name, sha[:16], old and old[:16]))
     return {"stored": name, "sha256": sha, "warnings": warnings}
@@ -173,6 +175,7 @@ def c_profile_delete(s, a):
     _running(s, name)
     old = _sha_file(s, path)
     os.remove(path)
+    checked.unmark(s.app.profiles_dir, name)
     s.record(s.user, "engineer", "profile_delete", {"name": name, "old_sha256": old},
              "profile_change", "%s deleted, sha256 %s" % (name, old[:16]))
     return {}

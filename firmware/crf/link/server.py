@@ -51,10 +51,11 @@ _NO_CACHE = ("identify", "status", "profile_list", "profile_get", "profile_valid
 _RAW = ("profile_put", "profile_validate")
 _MODULES = (cmd_device, cmd_run)
 # Loaded when asked: command name prefix -> module.
-_LAZY = (("profile_", "crf.link.cmd_profile"), ("tune_", "crf.link.cmd_tune"),
-         ("config_", "crf.link.cmd_admin"), ("time_set", "crf.link.cmd_admin"),
-         ("audit_fetch", "crf.link.cmd_admin"), ("restart", "crf.link.cmd_admin"),
-         ("repl", "crf.link.cmd_admin"), ("sim_fault", "crf.link.cmd_admin"))
+# (The admin commands' own import, crf.config, goes with them.)
+_ADMIN = ("crf.link.cmd_admin", "crf.config")
+_LAZY = (("profile_", ("crf.link.cmd_profile",)), ("tune_", ("crf.link.cmd_tune",)),
+         ("config_", _ADMIN), ("time_set", _ADMIN), ("audit_fetch", _ADMIN),
+         ("restart", _ADMIN), ("repl", _ADMIN), ("sim_fault", _ADMIN))
 _PROFILE = "crf.link.cmd_profile"
 
 
@@ -148,10 +149,10 @@ class Server:
                     if fn is not None:
                         break
                 if fn is None:
-                    for prefix, mod in _LAZY:
+                    for prefix, mods in _LAZY:
                         if name.startswith(prefix):
-                            loaded = mod
-                            fn = getattr(lazy.load(mod), "c_" + name, None)
+                            loaded = mods
+                            fn = getattr(lazy.load(mods[0]), "c_" + name, None)
                             break
             if fn is None:
                 raise Refused(F.ERR_UNKNOWN_COMMAND, "unknown command 0x%02x" % cmd)
@@ -187,7 +188,7 @@ class Server:
         finally:
             fn = None
             if loaded is not None:
-                lazy.drop(loaded)
+                lazy.drop(*loaded)
         if name is not None and name not in _NO_CACHE:
             self._cache.put(rid, cmd, payload, kind, reply)
         self._send(kind, rid, cmd, reply)

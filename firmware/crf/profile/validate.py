@@ -4,6 +4,8 @@
 # The format is described in docs/profiles.md.
 import json
 from crf.profile.rules import PROBE_DEFAULT, COMP_DETECT_RISE_C, COMP_MAX_S  # noqa: F401 (re-exported)
+from crf.profile.duration import (MIN_RATE_C_PER_MIN, _STEP_CAP_S, _is_num, _val,  # noqa: F401
+                                  estimate_duration_s)
 
 try:
     from micropython import const
@@ -43,14 +45,12 @@ _COMP_CHAMBER_MAX = -20
 _COMP_S_MIN = const(30)
 _COMP_S_MAX = const(1800)
 
-MIN_RATE_C_PER_MIN = 0.01   # slower "ramps" are holds in disguise
 _NAME_MAX = const(24)
 _DESC_MAX = const(80)
 _NOTE_MAX = const(40)
 _NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_-"
 _SAME_C = 0.005             # setpoints closer than this are the same
 _WAIT_MARGIN_C = 2          # a probe settles slowly onto its setpoint
-_STEP_CAP_S = 1e12          # keeps nonsense values from overflowing
 
 _TOP_FIELDS = ("format", "name", "description", "steps", "acceptance")
 _FIELDS = {
@@ -117,10 +117,6 @@ def _jtype(v):
     if isinstance(v, (int, float)):
         return _fmt(v)
     return "a " + type(v).__name__
-
-
-def _is_num(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def _printable(s):
@@ -500,45 +496,3 @@ def _jump(c, i, step, have, sp):
                 c.warn(i, "jump to %s °C: samples in 10%% DMSO usually nucleate only 5-10 °C "
                        "below about -4 °C, the wait may time out" % _fmt(target))
     return target
-
-
-def _val(d, key, lo=None):
-    # A usable number from a step, or None (for the tolerant estimate).
-    v = d.get(key)
-    if not _is_num(v) or v - v != 0 or abs(v) > _STEP_CAP_S or (lo is not None and v < lo):
-        return None
-    return v
-
-
-def estimate_duration_s(profile, start_c=4.0):
-    """Nominal run time in seconds: ramps at their rate, holds and jumps at
-    duration_s (jumps until nucleation at timeout_s), waits at timeout_s,
-    holds until the operator count 0. A compensation excursion is not
-    included. Tolerates invalid profiles (unusable values count 0)."""
-    steps = profile.get("steps") if isinstance(profile, dict) else None
-    if not isinstance(steps, list):
-        return 0
-    total = 0.0
-    sp = start_c
-    for step in steps:
-        if not isinstance(step, dict):
-            continue
-        kind = step.get("kind")
-        s = None
-        if kind == "ramp":
-            rate = _val(step, "rate_c_per_min", MIN_RATE_C_PER_MIN)
-            target = _val(step, "target_c")
-            if rate is not None and target is not None:
-                s = abs(target - sp) * 60 / rate
-        elif kind == "hold" or kind == "jump":
-            s = _val(step, "duration_s", 0)
-            if s is None and kind == "jump" and step.get("until") == "nucleation":
-                s = _val(step, "timeout_s", 0)
-        elif kind == "wait":
-            s = _val(step, "timeout_s", 0)
-        if s is not None:
-            total += min(s, _STEP_CAP_S)
-        target = _val(step, "target_c")
-        if target is not None:
-            sp = target
-    return int(total + 0.5)

@@ -37,7 +37,10 @@ def apply(s, a):
     if r.get("state") != "done" or not r.get("proposal"):
         raise Refused(F.ERR_CONFLICT, "the last autotune proposed no gains (%s: %s)"
                       % (r.get("state"), r.get("reason")))
-    from crf.link.cmd_admin import c_config_set
-    reply = c_config_set(s, {"values": r["proposal"]})
+    from crf import lazy
+    try:
+        reply = lazy.load("crf.link.cmd_admin").c_config_set(s, {"values": r["proposal"]})
+    finally:
+        lazy.drop("crf.link.cmd_admin", "crf.config")
     s.audit.add(s.user, "engineer", "tune_apply", {"run": r.get("run"), "changed": reply["changed"]})
     return {"changed": reply["changed"], "run": r.get("run")}
