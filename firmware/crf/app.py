@@ -99,7 +99,7 @@ class App:
         self.log = None
         self.log_problem = None
         self._reserve = None
-        self._keep_reserve()
+        self.keep_reserve()
         try:
             self.log = RunLog(root)
             self.log.recover(self.clock.rtc_s())
@@ -173,13 +173,12 @@ class App:
         header = self._header(name, text, batch, product, operator, rtc)
         # The record's header (a few KB in one piece, then its file opens)
         # goes into the room kept for it since boot, not into whatever a
-        # divided heap has left.
-        self._reserve = None
-        gc.collect()
+        # divided heap has left: freed only now, so nothing smaller takes it.
+        self.spend_reserve()
         try:
             log.open_run(header, planned, self.cfg["log_interval_ms"])
         except (LogError, OSError) as ex:
-            self._keep_reserve()
+            self.keep_reserve()
             raise StorageError(str(ex))
         self.planned_s = planned
         self.ctl.reset()
@@ -298,11 +297,18 @@ class App:
         self._log_sample(True)
         log.seal(self.run_ms, self.clock.rtc_s(),
                  recfmt.SEAL_COMPLETED if self._reached_end else recfmt.SEAL_STOPPED)
-        self._keep_reserve()
+        self.keep_reserve()
 
-    def _keep_reserve(self):
+    def spend_reserve(self):
+        """Free the heap kept for occasional large work (a run's start, a
+        profile's validation) just before it needs it."""
+        self._reserve = None
+        gc.collect()
+
+    def keep_reserve(self):
         # Room for the next run's start, taken while it can be had in one
-        # piece (boot, end of a run); without it a start still tries.
+        # piece (boot, end of a run, after a validation); without it a start
+        # still tries.
         if self._reserve is None:
             try:
                 self._reserve = bytearray(_START_RESERVE)

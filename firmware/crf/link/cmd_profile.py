@@ -138,6 +138,7 @@ def c_profile_put(s, p):
     s.upload = None
     up[2].close()
     part = up[5]
+    s.app.spend_reserve()
     validate = lazy.load(_VALIDATE)
     try:
         with open(part) as f:
@@ -160,6 +161,7 @@ def c_profile_put(s, p):
     finally:
         validate = None
         lazy.drop(_VALIDATE, _ACCEPTANCE)
+        s.app.keep_reserve()
     sha = binascii.hexlify(up[6].digest()).decode()
     checked.mark(s.app.profiles_dir, name, sha)     # this text passed: a start need not validate it
     s.record(s.user, "engineer", "profile_put", {"name": name, "sha256": sha, "old_sha256": old},
@@ -182,9 +184,11 @@ def c_profile_delete(s, a):
 
 
 def c_profile_validate(s, p):
+    s.app.spend_reserve()
     v = lazy.load(_VALIDATE)
     try:
         return {"warnings": v.validate(v.loads(bytes(p).decode()))}
     finally:
         v = None
         lazy.drop(_VALIDATE, _ACCEPTANCE)
+        s.app.keep_reserve()
