@@ -81,3 +81,6 @@ def unload(app):
         delattr(crf, "tune")
     except AttributeError:
         pass
+    import gc
+    gc.collect()
+    app.keep_reserve()          # the tune's code is gone: room for the next record's start

@@ -117,7 +117,9 @@ def open_record(self, a):
     text = json.dumps({"tune": a})
     h = app._header("autotune", text, "", "", self.who, rtc)
     h["kind"] = "tune"
+    app.spend_reserve()         # the room kept for a record's start (crf/app.py)
     try:
         self.run_id = log.open_run(h, len(self.at) * self.limit_ms // 1000, LOG_MS)
     except (OSError, ValueError) as ex:
+        app.keep_reserve()
         raise ValueError("the tune's record cannot be written: %s" % ex)
