@@ -202,15 +202,11 @@ def test_power_cut_mid_tune_leaves_the_old_gains(tmp_path):
         c.close()
     finally:
         v.stop()
-    env = paths.micropython_env()
-    import subprocess
+    from crf_host.runner import run_sim
 
     # -20 C is reached and the relay runs by ~330 s of freezer time.
-    proc = subprocess.run([paths.micropython(), "-X", "heapsize=128wK",
-                           str(paths.FIRMWARE / "crf_sim" / "run.py"), "--speed", "max",
-                           "--flash", str(flash), "--autotune", "-20,-60", "--cut-at", "400"],
-                          cwd=str(paths.REPO), env=env, stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=120)
+    proc, _ = run_sim(["--speed", "max", "--flash", flash, "--autotune", "-20,-60", "--cut-at", "400"],
+                      "autotune", timeout_s=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     v = VirtualFreezer(speed=SPEED, flash=flash, extra_args=("--pin", PIN))
     v.start()

@@ -8,11 +8,9 @@ calls `crf.link.cmd_tune.start`, the function behind the link's
 """
 
 import json
-import subprocess
-import time
 from pathlib import Path
 
-from crf_host.paths import FIRMWARE, REPO, micropython, micropython_env
+from crf_host.runner import run_sim, why_failed
 
 TEMPS = (-20.0, -60.0)
 TIMEOUT_S = 600
@@ -30,25 +28,16 @@ def run_autotune(plant, out_dir, temps=TEMPS, seed=None, config=None):
     for p in (result, flash, trace):
         if p.exists():
             p.unlink()
-    cmd = [micropython(), "-X", "heapsize=128wK", str(FIRMWARE / "crf_sim" / "run.py"),
-           "--plant", str(Path(plant).resolve()), "--speed", "max", "--flash", str(flash),
-           "--autotune", ",".join("%g" % t for t in temps), "--tune-out", str(result),
-           "--trace", str(trace), "--export-runs", str(out)]
+    args = ["--plant", Path(plant).resolve(), "--speed", "max", "--flash", flash,
+            "--autotune", ",".join("%g" % t for t in temps), "--tune-out", result,
+            "--trace", trace, "--export-runs", out]
     if seed is not None:
-        cmd += ["--seed", str(seed)]
+        args += ["--seed", seed]
     if config is not None:
-        cmd += ["--config", str(Path(config).resolve())]
-    env = micropython_env()
-    t0 = time.monotonic()
-    try:
-        proc = subprocess.run(cmd, cwd=str(REPO), env=env, stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired as e:
-        raise RuntimeError("autotune timed out after %d s: %s" % (TIMEOUT_S, e.stderr or ""))
-    wall = time.monotonic() - t0
+        args += ["--config", Path(config).resolve()]
+    proc, wall = run_sim(args, "autotune", timeout_s=TIMEOUT_S)
     if proc.returncode != 0 or not result.exists():
-        why = (proc.stderr or "").strip() or "\n".join((proc.stdout or "").strip().splitlines()[-12:])
-        raise RuntimeError("autotune failed (exit %d) on %s:\n%s" % (proc.returncode, plant, why or "(no output)"))
+        raise RuntimeError("autotune failed (exit %d) on %s:\n%s" % (proc.returncode, plant, why_failed(proc)))
     flash.unlink(missing_ok=True)
     return json.loads(result.read_text()), wall
 

@@ -12,14 +12,14 @@ flash after an outage) are judged on the boot after the restart.
 """
 
 import json
-import subprocess
 import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from crf_host.paths import FIRMWARE, micropython, micropython_env
+from crf_host.paths import FIRMWARE
 from crf_host.records import read_run
+from crf_host.runner import run_sim, why_failed
 
 PLANT = FIRMWARE / "crf_sim" / "plants" / "bag_50ml.json"
 PROFILE = "hpc_bag"
@@ -51,19 +51,15 @@ COLD_BOUND_C = -110.0   # no fault may take the product below this
 
 
 def _run(d, flash, extra):
-    cmd = [micropython(), "-X", "heapsize=" + HEAP, str(FIRMWARE / "crf_sim" / "run.py"),
-           "--plant", str(PLANT), "--speed", "max", "--flash", str(flash),
-           "--summary", str(d / "summary.json"), "--export-runs", str(d),
-           "--autostart", PROFILE] + extra
-    env = micropython_env()      # the firmware as bytecode (build/mpy), as on the board
-    p = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                       timeout=600)
+    p, _ = run_sim(["--plant", PLANT, "--speed", "max", "--flash", flash,
+                    "--summary", d / "summary.json", "--export-runs", d,
+                    "--autostart", PROFILE] + extra, "virtual freezer", HEAP, timeout_s=600)
     try:
         with open(d / "summary.json") as f:
             return json.load(f)
     except (OSError, ValueError):
         raise RuntimeError("virtual freezer failed (exit %d): %s" % (
-            p.returncode, (p.stderr or p.stdout)[-300:].replace("\n", " | ")))
+            p.returncode, why_failed(p)[-300:].replace("\n", " | ")))
 
 
 def _recorded(d, code):

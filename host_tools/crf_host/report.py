@@ -753,7 +753,7 @@ def _kv(page, rows, size=9.5, key_w=KEY_W):
 
 def _page1(a):
     """Title, verdict with as many reasons as fit (all on the last page), then the body."""
-    run, h, v = a["run"], a["header"], a["verdict"]
+    h, v = a["header"], a["verdict"]
     p = _Page()
     # Room for the reasons: measure the body with shorter alarm and action
     # listings until every reason fits (those listings are in full on page 3).

@@ -2,7 +2,6 @@
 
 import csv
 import json
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ TEXT_COLUMNS = frozenset(("state", "kind", "probe"))
 # A full HPC bag run takes well under a minute at --speed max; anything past
 # this is a hung firmware, not a slow one.
 TIMEOUT_S = 900
+RUN_PY = FIRMWARE / "crf_sim" / "run.py"
 
 
 def _cell(name, text):
@@ -46,6 +46,27 @@ def write_trace(path, rows):
             w.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in TRACE_COLUMNS})
 
 
+def run_sim(args, what, heap="128wK", timeout_s=TIMEOUT_S):
+    """Run the virtual freezer (firmware/crf_sim/run.py ARGS) headless on the
+    unix port, the firmware loaded as bytecode (build/mpy); -> (the finished
+    process, wall seconds). RuntimeError naming `what` if it times out."""
+    cmd = [micropython(), "-X", "heapsize=%s" % heap, str(RUN_PY)] + [str(a) for a in args]
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.run(cmd, cwd=str(REPO), env=micropython_env(), stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired as e:
+        raise RuntimeError("%s timed out after %d s: %s" % (what, timeout_s, e.stderr or ""))
+    return proc, time.monotonic() - t0
+
+
+def why_failed(proc):
+    """What a failed run said: its stderr, else the last lines it printed
+    (the unix port may print a traceback on the link, stdout)."""
+    why = (proc.stderr or "").strip()
+    return why or "\n".join((proc.stdout or "").strip().splitlines()[-12:]) or "(no output)"
+
+
 def run_virtual(plant, profile_name, out_dir, seed=None, heap="128wK",
                 exit_after_end_s=120, config=None, speed="max", batch="", operator="",
                 flash=None, cut_at_s=None, log="on", outage_s=None, run_for_s=None):
@@ -64,49 +85,36 @@ def run_virtual(plant, profile_name, out_dir, seed=None, heap="128wK",
     for p in (trace, summary_path) + ((flash,) if fresh else ()):
         if p.exists():
             p.unlink()
-    cmd = [
-        micropython(), "-X", "heapsize=%s" % heap,
-        str(FIRMWARE / "crf_sim" / "run.py"),
-        "--plant", str(Path(plant).resolve()),
-        "--speed", str(speed),
-        "--flash", str(flash),
+    args = [
+        "--plant", Path(plant).resolve(),
+        "--speed", speed,
+        "--flash", flash,
         "--autostart", profile_name,
-        "--exit-after-end", str(exit_after_end_s),
-        "--trace", str(trace),
-        "--summary", str(summary_path),
-        "--export-runs", str(out),
+        "--exit-after-end", exit_after_end_s,
+        "--trace", trace,
+        "--summary", summary_path,
+        "--export-runs", out,
         "--log", log,
     ]
     if batch:
-        cmd += ["--batch", batch]
+        args += ["--batch", batch]
     if operator:
-        cmd += ["--operator", operator]
+        args += ["--operator", operator]
     if cut_at_s is not None:
-        cmd += ["--cut-at", str(int(cut_at_s))]
+        args += ["--cut-at", int(cut_at_s)]
     if outage_s is not None:        # boot after a cut: the freezer was off this long
-        cmd += ["--outage", str(int(outage_s))]
+        args += ["--outage", int(outage_s)]
     if run_for_s is not None:
-        cmd += ["--run-for", str(int(run_for_s))]
+        args += ["--run-for", int(run_for_s)]
     if seed is not None:
-        cmd += ["--seed", str(seed)]
+        args += ["--seed", seed]
     if config is not None:
-        cmd += ["--config", str(Path(config).resolve())]
-    env = micropython_env()
-    t0 = time.monotonic()
-    try:
-        proc = subprocess.run(cmd, cwd=str(REPO), env=env, stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired as e:
-        raise RuntimeError("virtual freezer timed out after %d s: %s" % (TIMEOUT_S, e.stderr or ""))
-    wall_s = time.monotonic() - t0
+        args += ["--config", Path(config).resolve()]
+    proc, wall_s = run_sim(args, "virtual freezer", heap)
     (out / "link.log").write_text(proc.stdout or "")
     if proc.returncode != 0 or not trace.exists() or not summary_path.exists():
-        # The unix port may print a traceback on the link (stdout) rather than stderr.
-        why = (proc.stderr or "").strip()
-        if not why:
-            why = "\n".join((proc.stdout or "").strip().splitlines()[-12:]) or "(no output)"
         raise RuntimeError("virtual freezer failed (exit %d) running %s on %s:\n%s"
-                           % (proc.returncode, profile_name, plant, why))
+                           % (proc.returncode, profile_name, plant, why_failed(proc)))
     with open(summary_path) as f:
         summary = json.load(f)
     return read_trace(trace), summary, wall_s

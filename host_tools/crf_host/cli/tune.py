@@ -13,9 +13,8 @@ import time
 
 import click
 
-from crf_host.cli import (CONTEXT, CrfGroup, Creds, Fail, _confirm, _console, _kv_table,
-                          _print_json, _session, _table, _want_json, crf, engineer_options,
-                          json_option)
+from crf_host.cli import (CONTEXT, CrfGroup, Creds, Fail, _confirm, _console, _print_json, _session,
+                          _table, _want_json, crf, engineer_options, json_option)
 
 POLL_S = 0.5
 
