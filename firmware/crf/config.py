@@ -131,17 +131,14 @@ def check(values):
 
 def _schedule(v, key):
     # The check lives in its own module, loaded only for this key.
-    import sys
     from crf.control import schedule
     try:
         return schedule.check(v, key)
     except ValueError as ex:
         raise ConfigError(str(ex))
     finally:
-        sys.modules.pop("crf.control.schedule", None)
-        import crf.control
-        if hasattr(crf.control, "schedule"):
-            delattr(crf.control, "schedule")
+        from crf.lazy import forget
+        forget("crf.control.schedule")
 
 
 def load(path):

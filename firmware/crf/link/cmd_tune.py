@@ -15,13 +15,8 @@ _PARTS = ("crf.tune.identify", "crf.tune.rule", "crf.tune.settle", "crf.tune.cyc
 
 
 def _drop():
-    import sys
-    import crf
-    for m in list(sys.modules):
-        if m == "crf.tune" or m.startswith("crf.tune."):
-            del sys.modules[m]
-    if hasattr(crf, "tune"):
-        delattr(crf, "tune")
+    from crf import lazy
+    lazy.forget_package("crf.tune")
 
 
 def _load(names):

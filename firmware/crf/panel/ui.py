@@ -288,12 +288,6 @@ class Panel:
 
 def drop():
     """Unload the panel modules loaded on demand (their code is freed)."""
-    import sys
-    mods = sys.modules
-    pk = mods.get("crf.panel")
+    from crf.lazy import forget
     for m in _LAZY:
-        if mods.pop("crf.panel." + m, None) is not None:
-            try:
-                delattr(pk, m)
-            except (AttributeError, KeyError):
-                pass
+        forget("crf.panel." + m)

@@ -201,9 +201,8 @@ class Guard:
             self._rec = None
             if rec is not None:     # (else it could not be loaded: outputs stay off, alarm stands)
                 rec.apply(app, facts)
-                import sys
-                del sys.modules["crf.safety.recovery"]     # boot-time code: not kept resident
-                delattr(sys.modules["crf.safety"], "recovery")
+                from crf.lazy import forget
+                forget("crf.safety.recovery")     # boot-time code: not kept resident
 
     def act(self, dt_ms):
         """After the controller: deviations, interlocks, hard limits, overrides."""

@@ -25,8 +25,7 @@ def transfer_text(product_c):
 
 
 def _profile(app, facts):
-    import hashlib
-    import binascii
+    from crf.profile.checked import digest
     name = facts.get("profile")
     if not name:
         return None, "profile unknown"
@@ -34,8 +33,7 @@ def _profile(app, facts):
         prof, text, _ = app.load_profile_text(name)
     except (OSError, ValueError):
         return None, "profile %s not loadable" % name
-    sha = binascii.hexlify(hashlib.sha256(text.encode()).digest()).decode()
-    if facts.get("profile_sha256") and sha != facts["profile_sha256"]:
+    if facts.get("profile_sha256") and digest(text) != facts["profile_sha256"]:
         return None, "profile %s changed since the run started" % name
     return prof, None
 

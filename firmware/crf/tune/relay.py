@@ -121,14 +121,3 @@ class Session:
 
     def status(self, since):
         return cycle.status(self, since)
-
-
-def drop(name):
-    """Forget module `name` of the package (sys.modules and the package's
-    attribute), so its code is freed."""
-    import sys
-    sys.modules.pop(name, None)
-    pkg = sys.modules.get("crf.tune")
-    short = name.rsplit(".", 1)[1]
-    if pkg is not None and hasattr(pkg, short):
-        delattr(pkg, short)

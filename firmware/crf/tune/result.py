@@ -71,16 +71,9 @@ def result_path(root):
 
 def unload(app):
     """Drop the session and the crf.tune package: no heap kept between tunes."""
-    import sys
+    from crf import lazy
     app.tuning = None
-    for name in list(sys.modules):
-        if name == "crf.tune" or name.startswith("crf.tune."):
-            del sys.modules[name]
-    import crf
-    try:
-        delattr(crf, "tune")
-    except AttributeError:
-        pass
+    lazy.forget_package("crf.tune")
     import gc
     gc.collect()
     app.keep_reserve()          # the tune's code is gone: room for the next record's start

@@ -49,13 +49,13 @@ def begin(app, a, who):
     freezer's state) saying why not. On success this module is dropped (it is
     needed for the start only), on failure the whole package."""
     from crf.tune.result import unload
-    from crf.tune.relay import drop
+    from crf.lazy import forget
     try:
         s = start(app, a, who)
     except Exception:
         unload(app)
         raise
-    drop("crf.tune.session")
+    forget("crf.tune.session")
     return s
 
 
