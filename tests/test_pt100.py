@@ -68,14 +68,10 @@ def test_degenerate_inputs_do_not_raise():
     assert math.isfinite(pt100.temperature(5000.0))
 
 
-def test_float32_arithmetic_stays_within_0_03(monkeypatch):
+def test_float32_arithmetic_stays_within_0_03(pt100_float32):
     """The rp2 port computes in 32-bit floats: run the same code on
     numpy.float32 (constants, input and sqrt rounded to float32)."""
-    f32 = np.float32
-    monkeypatch.setattr(pt100, "A", f32(pt100.A))
-    monkeypatch.setattr(pt100, "B", f32(pt100.B))
-    monkeypatch.setattr(pt100, "C", f32(pt100.C))
-    monkeypatch.setattr(pt100, "sqrt", lambda x: np.sqrt(f32(x)))
+    f32 = pt100_float32
     worst = 0.0
     for i in range(-800, 201):
         t = i * 0.25

@@ -87,14 +87,10 @@ def test_dense_conversion_error_minus_200_to_plus_100():
     assert worst <= MAX_ERR_C
 
 
-def test_float32_arithmetic_max_0_01(monkeypatch):
+def test_float32_arithmetic_max_0_01(pt100_float32):
     """rp2 floats are 32-bit: constants, inputs, every product and sqrt are
     rounded to float32 (numpy.float32 propagates through the code)."""
-    f32 = np.float32
-    monkeypatch.setattr(pt100, "A", f32(pt100.A))
-    monkeypatch.setattr(pt100, "B", f32(pt100.B))
-    monkeypatch.setattr(pt100, "C", f32(pt100.C))
-    monkeypatch.setattr(pt100, "sqrt", lambda x: np.sqrt(f32(x)))
+    f32 = pt100_float32
     worst = 0.0
     for t, _ in IEC60751_PT100:
         got = rtd_celsius(f32(_cvd(t)), f32(100.0))

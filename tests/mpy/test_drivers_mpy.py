@@ -10,98 +10,20 @@ if sys.implementation.name != "micropython":
     pytest.skip("runs on the MicroPython unix port (tests/mpy/runner.py, make test-mpy)",
                 allow_module_level=True)
 
-import math
 import time
-from array import array
 
 import micropython
 
 from crf.drivers import max31856, max31865, pt100
 from crf.drivers.ssd1306 import SSD1306
+from f32 import cvd as _cvd, worst_f32
 
 # IEC 60751:2008 Table 1 temperatures, every 10 C (tests/test_rtd_iec60751.py)
 _T = list(range(-200, 101, 10))
-_buf = array("f", [0.0])
-
-
-def _r32(x):
-    _buf[0] = x
-    return _buf[0]
-
-
-def _v(x):
-    return x.v if isinstance(x, F32) else x
-
-
-class F32:
-    # every arithmetic result rounded to float32, as on the rp2 port
-    def __init__(self, v):
-        self.v = _r32(v)
-
-    def __add__(self, o):
-        return F32(self.v + _v(o))
-
-    def __radd__(self, o):
-        return F32(_v(o) + self.v)
-
-    def __sub__(self, o):
-        return F32(self.v - _v(o))
-
-    def __rsub__(self, o):
-        return F32(_v(o) - self.v)
-
-    def __mul__(self, o):
-        return F32(self.v * _v(o))
-
-    def __rmul__(self, o):
-        return F32(_v(o) * self.v)
-
-    def __truediv__(self, o):
-        return F32(self.v / _v(o))
-
-    def __rtruediv__(self, o):
-        return F32(_v(o) / self.v)
-
-    def __neg__(self):
-        return F32(-self.v)
-
-    def __abs__(self):
-        return F32(abs(self.v))
-
-    def __lt__(self, o):
-        return self.v < _v(o)
-
-    def __le__(self, o):
-        return self.v <= _v(o)
-
-    def __gt__(self, o):
-        return self.v > _v(o)
-
-    def __ge__(self, o):
-        return self.v >= _v(o)
-
-
-def _cvd(t):
-    r = 1.0 + 3.9083e-3 * t - 5.775e-7 * t * t
-    if t < 0:
-        r += -4.183e-12 * (t - 100.0) * t * t * t
-    return 100.0 * r
 
 
 def test_rtd_celsius_iec_table_float32_max_0_01():
-    saved = (pt100.A, pt100.B, pt100.C, pt100.sqrt)
-    pt100.A = F32(saved[0])
-    pt100.B = F32(saved[1])
-    pt100.C = F32(saved[2])
-    pt100.sqrt = lambda x: F32(math.sqrt(_v(x)))
-    try:
-        worst = 0.0
-        for t in _T:
-            got = max31865.rtd_celsius(F32(_cvd(t)), F32(100.0))
-            assert isinstance(got, F32)
-            worst = max(worst, abs(got.v - t))
-    finally:
-        pt100.A, pt100.B, pt100.C, pt100.sqrt = saved
+    worst = worst_f32(max31865.rtd_celsius, _T)
     print("rtd_celsius float32 worst error at IEC table points: %.5f C" % worst)
     assert worst <= 0.01, worst
     worst = max(abs(max31865.rtd_celsius(_cvd(t)) - t) for t in _T)

@@ -3,6 +3,7 @@
 # stand-in next to this file) and on the MicroPython unix port (with the
 # real framebuf, for the snapshot images).
 from crf.clock import ticks_add, ticks_diff, TICKS_PERIOD
+from crf_sim.display_virtual import VirtualDisplay
 
 UP, DOWN, OK, STOP = 1, 2, 4, 8
 
@@ -20,29 +21,17 @@ class Clock:
         return 1798761600 + self.ms // 1000
 
 
-class Display:
-    width = 128
-    height = 64
+class Display(VirtualDisplay):
+    """The virtual freezer's display, counting the pages it was sent."""
 
     def __init__(self):
-        import framebuf
-        self.buf = bytearray(1024)
-        self.fb = framebuf.FrameBuffer(self.buf, 128, 64, framebuf.MONO_VLSB)
-        self.shown = bytearray(1024)
-        self.page = 8
+        VirtualDisplay.__init__(self)
         self.steps = 0
 
-    def begin_show(self):
-        self.page = 0
-
     def show_step(self):
-        if self.page >= 8:
-            return True
-        a = self.page * 128
-        self.shown[a:a + 128] = self.buf[a:a + 128]
-        self.page += 1
-        self.steps += 1
-        return self.page == 8
+        if self.page < 8:
+            self.steps += 1
+        return VirtualDisplay.show_step(self)
 
 
 class Board:
