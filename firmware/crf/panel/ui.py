@@ -288,6 +288,12 @@ class Panel:
 
 def drop():
     """Unload the panel modules loaded on demand (their code is freed)."""
-    from crf.lazy import forget
+    import sys
+    mods = sys.modules
+    pk = mods.get("crf.panel")
     for m in _LAZY:
-        forget("crf.panel." + m)
+        if mods.pop("crf.panel." + m, None) is not None:
+            try:
+                delattr(pk, m)
+            except (AttributeError, KeyError):
+                pass
