@@ -30,3 +30,15 @@ def test_no_copy_of_the_text():
     used = gc.mem_alloc() - before
     # the record itself (~2 KB) and small change, not a second 2 KB copy
     assert len(rec) <= used < len(rec) + 512, used
+
+
+def test_parts_make_the_record_and_no_copy_of_the_text():
+    # What the run log writes at a run start: only the text itself is a
+    # piece of KB size; the parts are the record, byte for byte.
+    text = '{"operator": "Zoë", "pad": "' + "z" * 2000 + '"}'
+    gc.collect()
+    before = gc.mem_alloc()
+    parts = fmt.header_parts(text)
+    used = gc.mem_alloc() - before
+    assert used < 256, used
+    assert b"".join(bytes(p) for p in parts) == bytes(fmt.pack_header(text))

@@ -209,8 +209,9 @@ class RunLog:
         header["format"] = fmt.FORMAT
         header["interval_ms"] = interval_ms
         header["planned_s"] = planned_s
-        rec = fmt.pack_header(json.dumps(header))
-        need = self.bytes_needed(len(rec), planned_s, interval_ms)
+        rec = fmt.header_parts(json.dumps(header))
+        rec_len = len(rec[0]) + len(rec[1]) + len(rec[2])
+        need = self.bytes_needed(rec_len, planned_s, interval_ms)
         free, bsize = self.free_blocks()
         blocks = self._blocks_for(need, bsize)
         if not self.make_room(blocks):
@@ -229,19 +230,21 @@ class RunLog:
         # no run at all, never a run file without its header.
         h = hashlib.sha256(self._prev)
         h.update(fmt.MAGIC)
-        h.update(rec)
+        for part in rec:
+            h.update(part)
         self._prev = h.digest()
         dig = fmt.pack_digest(0, 1, self._prev)
         tmp = self.path[:-4] + ".tmp"
         with open(tmp, "wb") as f:
             f.write(fmt.MAGIC)
-            f.write(rec)
+            for part in rec:
+                f.write(part)
             f.write(dig)
         os.rename(tmp, self.path)
         self.syncs += 2
         self._block = 1
         self.records = 2
-        self.bytes = len(fmt.MAGIC) + len(rec) + len(dig)
+        self.bytes = len(fmt.MAGIC) + rec_len + len(dig)
         self._hash = hashlib.sha256(self._prev)
         self.f = open(self.path, "ab")
         self._open_journal(self.bytes)
