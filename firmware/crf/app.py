@@ -180,6 +180,8 @@ class App:
         except (LogError, OSError) as ex:
             self.keep_reserve()
             raise StorageError(str(ex))
+        header = text = None
+        self.keep_reserve()         # at once, in the room the header has just left
         self.planned_s = planned
         self.ctl.reset()
         self.valve.reset()
@@ -307,9 +309,10 @@ class App:
 
     def keep_reserve(self):
         # Room for the next run's start, taken while it can be had in one
-        # piece (boot, end of a run, after a validation); without it a start
-        # still tries.
+        # piece (boot, as soon as a start or a validation is done, the end of
+        # a run if it was not had then); without it a start still tries.
         if self._reserve is None:
+            gc.collect()
             try:
                 self._reserve = bytearray(_START_RESERVE)
             except MemoryError:
