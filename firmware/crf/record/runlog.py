@@ -209,14 +209,38 @@ class RunLog:
         header["format"] = fmt.FORMAT
         header["interval_ms"] = interval_ms
         header["planned_s"] = planned_s
-        rec = fmt.header_parts(json.dumps(header))
-        rec_len = len(rec[0]) + len(rec[1]) + len(rec[2])
-        need = self.bytes_needed(rec_len, planned_s, interval_ms)
-        free, bsize = self.free_blocks()
-        blocks = self._blocks_for(need, bsize)
-        if not self.make_room(blocks):
-            raise LogError("log space: the run needs %d KB, %d KB free; fetch and acknowledge old runs"
-                           % ((blocks * bsize) // 1024, (max(free - _RESERVE_BLOCKS, 0) * bsize) // 1024))
+        # Magic, header and the header's digest go into a temporary file that
+        # becomes the run file by an atomic rename: a cut before that leaves
+        # no run at all, never a run file without its header. The header's
+        # JSON is streamed into it (its length patched in after), then read
+        # back for its CRC and the hash: no copy of it in the heap, where a
+        # run start seldom finds a free piece of a few KB.
+        m = len(fmt.MAGIC)
+        tmp = self.dir + "/" + fmt.run_file(run_id)[:-4] + ".tmp"
+        with open(tmp, "wb") as f:
+            f.write(fmt.MAGIC)
+            f.write(b"\0\0\0")
+            if _MPY:
+                json.dump(header, f)
+            else:
+                f.write(json.dumps(header).encode())
+            n = f.tell() - m - 3
+            f.seek(m)
+            f.write(struct.pack("<BH", fmt.TAG_HEADER, n))
+        try:
+            if n > fmt.HEADER_MAX:
+                raise ValueError("run header: %d bytes, at most %d" % (n, fmt.HEADER_MAX))
+            need = self.bytes_needed(n + 5, planned_s, interval_ms)
+            free, bsize = self.free_blocks()
+            blocks = self._blocks_for(need, bsize)
+            held = (m + n + 3 + bsize - 1) // bsize     # the header's blocks, taken by the temporary file
+            free += held
+            if not self.make_room(blocks - held):
+                raise LogError("log space: the run needs %d KB, %d KB free; fetch and acknowledge old runs"
+                               % ((blocks * bsize) // 1024, (max(free - _RESERVE_BLOCKS, 0) * bsize) // 1024))
+        except Exception:
+            os.remove(tmp)
+            raise
         with open(self.dir + "/next", "w") as f:
             f.write(str(run_id + 1))
         self.run_id = run_id
@@ -225,26 +249,32 @@ class RunLog:
         self.interval_ms = interval_ms
         self.next_sample_ms = 0
         self._reset_chain()
-        # Magic, header and the header's digest go into a temporary file that
-        # becomes the run file by an atomic rename: a cut before that leaves
-        # no run at all, never a run file without its header.
         h = hashlib.sha256(self._prev)
         h.update(fmt.MAGIC)
-        for part in rec:
-            h.update(part)
+        crc = 0xFFFF
+        mv = self._jmv              # the journal's buffer: no journal is open yet
+        with open(tmp, "rb") as f:
+            f.seek(m)
+            left = n + 3
+            while left:
+                k = f.readinto(mv[:min(left, len(mv))])
+                if not k:
+                    break
+                h.update(mv[:k])
+                crc = fmt.crc16(mv, k, crc)
+                left -= k
+        tail = struct.pack("<H", crc)
+        h.update(tail)
         self._prev = h.digest()
         dig = fmt.pack_digest(0, 1, self._prev)
-        tmp = self.path[:-4] + ".tmp"
-        with open(tmp, "wb") as f:
-            f.write(fmt.MAGIC)
-            for part in rec:
-                f.write(part)
+        with open(tmp, "ab") as f:
+            f.write(tail)
             f.write(dig)
         os.rename(tmp, self.path)
         self.syncs += 2
         self._block = 1
         self.records = 2
-        self.bytes = len(fmt.MAGIC) + rec_len + len(dig)
+        self.bytes = m + n + 5 + len(dig)
         self._hash = hashlib.sha256(self._prev)
         self.f = open(self.path, "ab")
         self._open_journal(self.bytes)
