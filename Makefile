@@ -18,7 +18,7 @@ PORT        ?= /dev/ttyACM0
 FW_SRC  := $(shell find firmware -name '*.py' -not -path '*/__pycache__/*')
 MPY_OUT := $(patsubst firmware/%.py,build/mpy/%.mpy,$(FW_SRC))
 
-.PHONY: help install test test-mpy powercut faults demo bench bench-log bench-link sim panel-ref mpy deploy hil lint package-json clean distclean
+.PHONY: help install test test-mpy powercut faults demo bench bench-log bench-link bench-panel sim panel-ref mpy deploy hil lint package-json clean distclean
 
 help:
 	@echo "make install   create .venv and install the host tools (+dev tools)"
@@ -30,6 +30,7 @@ help:
 	@echo "make bench     controller benchmark (PLANTS='a.json b.json' to choose plants)"
 	@echo "make bench-log run-record budgets: 4-hour record size, loop-time share, flash writes"
 	@echo "make bench-link link budgets: 4-hour record fetch at 115200 baud, loop jitter"
+	@echo "make bench-panel front-panel budget: loop time per tick with and without the panel"
 	@echo "make sim       virtual freezer on a pty until Ctrl-C"
 	@echo "make panel-ref re-render the panel's reference screens (review before committing)"
 	@echo "make mpy       cross-compile the firmware into build/mpy/"
@@ -76,6 +77,9 @@ bench-log: install
 
 bench-link: install
 	$(CRF) bench-link
+
+bench-panel: install
+	$(CRF) bench-panel
 
 sim: install
 	$(CRF) sim

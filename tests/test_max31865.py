@@ -17,6 +17,8 @@ class FakePin:
     IN = 0
     PULL_UP = 1
     PULL_DOWN = 2
+    IRQ_FALLING = 4
+    IRQ_RISING = 8
 
     def __init__(self, id=None, mode=None, pull=None, value=None):
         self.id = id
@@ -44,6 +46,12 @@ class FakePin:
         if v is None:
             return self.v
         self._set(v)
+
+    def irq(self, handler=None, trigger=IRQ_FALLING | IRQ_RISING):
+        def edge(old, v):
+            if (trigger & self.IRQ_FALLING and old and not v) or (trigger & self.IRQ_RISING and v and not old):
+                handler(self)
+        self.listeners.append(edge)
 
     def __call__(self, v=None):
         return self.value(v)

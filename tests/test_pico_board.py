@@ -200,6 +200,20 @@ def test_bus_setup(env):
     assert (spi.kw["sck"].id, spi.kw["mosi"].id, spi.kw["miso"].id) == (18, 19, 16)
 
 
+def test_a_button_going_down_wakes_the_panel_releasing_does_not(env):
+    b = env.make()
+    p = env.pins
+    assert b.button_woke is False
+    for gp in (10, 11, 12, 13):
+        p[gp].value(0)                      # pressed: falling edge, the interrupt
+        assert b.button_woke is True
+        b.button_woke = False               # (the panel clears it before reading)
+        p[gp].value(1)                      # released: no wake
+        assert b.button_woke is False
+    p[14].value(0)                          # the door switch is no button
+    assert b.button_woke is False
+
+
 def test_inputs_pulled_up_and_active_low(env):
     b = env.make()
     p = env.pins

@@ -164,24 +164,27 @@ class App:
             raise ValueError("chamber probe fault: %s" % self.safety.chamber.why)
         if self.log is None:
             raise StorageError(self.log_problem or "run log unavailable")
-        prof, text, planned = self.load_profile_text(name, self.chamber_c)
-        rtc = self.clock.rtc_s()
-        log = self.log
-        if log.f is not None:
-            # A run cut off by a restart and not resumed: close its record.
-            log.seal(self._interrupted_t(), rtc, recfmt.SEAL_INTERRUPTED)
-        header = self._header(name, text, batch, product, operator, rtc)
-        # The record's header (a few KB in one piece, then its file opens)
-        # goes into the room kept for it since boot, not into whatever a
-        # divided heap has left: freed only now, so nothing smaller takes it.
+        # Reading the profile, building the header and opening the record
+        # (each a piece of a KB or more: the profile's text, file buffers)
+        # go into the room kept for them since boot, not into whatever a
+        # divided heap has left; taken back at once after, in the room they
+        # have just left.
         self.spend_reserve()
         try:
-            log.open_run(header, planned, self.cfg["log_interval_ms"])
-        except (LogError, OSError) as ex:
+            prof, text, planned = self.load_profile_text(name, self.chamber_c)
+            rtc = self.clock.rtc_s()
+            log = self.log
+            if log.f is not None:
+                # A run cut off by a restart and not resumed: close its record.
+                log.seal(self._interrupted_t(), rtc, recfmt.SEAL_INTERRUPTED)
+            header = self._header(name, text, batch, product, operator, rtc)
+            try:
+                log.open_run(header, planned, self.cfg["log_interval_ms"])
+            except (LogError, OSError) as ex:
+                raise StorageError(str(ex))
+            header = text = None
+        finally:
             self.keep_reserve()
-            raise StorageError(str(ex))
-        header = text = None
-        self.keep_reserve()         # at once, in the room the header has just left
         self.planned_s = planned
         self.ctl.reset()
         self.valve.reset()
@@ -441,8 +444,9 @@ class App:
         self.safety.gate()          # door interlock, output blocks (every pass)
         b.set_valve(self.valve_on)
         self.link.service()
-        if self.panel is not None:
-            self.panel.service(now, ticks != self.ticks)    # draws only in passes without a tick
+        pn = self.panel
+        if pn is not None and (ticks != self.ticks or not pn.asleep or b.button_woke):
+            pn.service(now, ticks != self.ticks)    # draws only in passes without a tick
         b.poll()
 
     def wait_next_pass(self):

@@ -51,6 +51,7 @@ class VirtualBoard:
     storage_root = "/flash"
     display = None
     panel_buttons = None        # fit_panel(): pressed by the link's `button` command
+    button_woke = False         # a press was queued: the panel wakes (crf.panel.ui)
     serial = "virtual-0001"
     # emulated hardware watchdog and reset-cause register (crf_sim.restart)
     wdt_ms = None
@@ -81,6 +82,7 @@ class VirtualBoard:
         self._out = link_out if link_out is not None else sys.stdout.buffer
         self._poll = select.poll()
         self._poll.register(self._in, select.POLLIN)
+        self._one = bytearray(1)
         self._chamber_pending = False
         self._sample_pending = False
 
@@ -160,7 +162,10 @@ class VirtualBoard:
 
     def buttons(self):
         vb = self.panel_buttons
-        return vb.read(self.clock.ms) if vb is not None and vb.queue else 0
+        if vb is None or not vb.queue:
+            return 0
+        self.button_woke = True     # presses still queued keep the panel awake
+        return vb.read(self.clock.ms)
 
     def fit_panel(self):
         """The front panel's display and buttons (run.py --panel on)."""
@@ -195,13 +200,25 @@ class VirtualBoard:
 
     # link: non-blocking read of what the host sent
     def link_read(self, buf):
+        # One byte per readiness check (a read never blocks); ipoll and the
+        # one-byte buffer allocate nothing, so an idle link adds no garbage
+        # to the loop's (the board's link makes none either).
+        if self.link_closed:
+            return 0
         n = 0
         size = len(buf)
-        while n < size and self._poll.poll(0):
-            got = self._in.readinto(buf[n:n + 1])
-            if not got:
+        one = self._one
+        p = self._poll
+        while n < size:
+            ready = False
+            for _ in p.ipoll(0):
+                ready = True
+            if not ready:
+                break
+            if not self._in.readinto(one):
                 self.link_closed = True
                 break
+            buf[n] = one[0]
             n += 1
         return n
 

@@ -15,18 +15,21 @@ class VirtualDisplay:
         self.buf = bytearray(1024)
         self.fb = framebuf.FrameBuffer(self.buf, 128, 64, framebuf.MONO_VLSB)
         self.shown = bytearray(1024)
-        self.page = 8               # next page to send; 8 = idle
+        self.page = 8               # next page to send; idle at end
+        self.end = 8
+        self._src = memoryview(self.buf)    # a page copy makes one small view
 
-    def begin_show(self):
-        self.page = 0
+    def begin_show(self, first=0, last=7):
+        self.page = first
+        self.end = last + 1
 
     def show_step(self):
         p = self.page
-        if p < 8:
+        if p < self.end:
             a = p << 7
-            self.shown[a:a + 128] = self.buf[a:a + 128]
+            self.shown[a:a + 128] = self._src[a:a + 128]
             self.page = p = p + 1
-        return p >= 8
+        return p >= self.end
 
 
 class VirtualButtons:

@@ -18,6 +18,12 @@ import gc
 # The front panel (crf.panel) is fitted unless --panel off (loop-time
 # comparisons without it).
 _PANEL = not ("--panel" in sys.argv and sys.argv[sys.argv.index("--panel") + 1:][:1] == ["off"])
+if "--warm" in sys.argv and sys.argv[sys.argv.index("--warm") + 1:][:1] == ["on"]:
+    # Loop-time benchmarks in the steady state (crf_sim/warm.py).
+    from crf_sim import warm
+    warm.load_all(_FIRMWARE, _PANEL)
+    del sys.modules["crf_sim.warm"]
+    gc.collect()
 for _m in ("crf.record.runlog", "crf.link.server", "crf.safety.guard", "crf.panel.ui",
            "crf.panel.screens", "crf.link.cmd_panel", "crf.app"):
     if _PANEL or "panel" not in _m:
@@ -25,7 +31,6 @@ for _m in ("crf.record.runlog", "crf.link.server", "crf.safety.guard", "crf.pane
         gc.collect()
 import json
 import time
-from crf_sim.plant import load_plant, Plant, PlantError
 from crf_sim.board_virtual import VirtualBoard
 from crf_sim import flashdev
 from crf import lazy
@@ -38,7 +43,8 @@ from crf.profile import checked
 _USAGE = "usage: run.py [--plant P] [--seed N] [--speed max|X] [--flash IMG] [--trace CSV] " \
          "[--autostart NAME] [--batch B] [--operator O] [--exit-after-end S] [--summary JSON] " \
          "[--config JSON] [--export-runs DIR] [--log on|off] [--cut-at S] [--pin PIN] " \
-         "[--autotune T1,T2 --tune-out JSON] [--panel on|off] [--fault F] [--outage S] [--run-for S]"
+         "[--autotune T1,T2 --tune-out JSON] [--panel on|off] [--fault F] [--outage S] [--run-for S] " \
+         "[--replay FILE] [--time-panel on|off] [--warm on|off]"
 
 TRACE_HEADER = ("t_s,state,step,kind,probe,rate_c_per_min,sp_chamber_c,sp_sample_c,chamber_c,sample_c,"
                 "chamber_true_c,sample_true_c,valve_duty,heater_duty,ln2_kg,valve_cycles,comp\n")
@@ -49,7 +55,8 @@ def parse_args(argv):
             "trace": None, "autostart": None, "exit_after_end": None, "summary": None, "config": None,
             "batch": "", "operator": "", "export_runs": None, "log": "on",
             "cut_at": None, "pin": None, "autotune": None, "tune_out": None, "panel": "on",
-            "fault": None, "outage": "0", "run_for": None}
+            "fault": None, "outage": "0", "run_for": None, "replay": None, "time_panel": "off",
+            "warm": "off"}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -135,16 +142,31 @@ def _f(v):
 def main(argv):
     try:
         opts = parse_args(argv)
+        from crf_sim.plant import load_plant
         spec = load_plant(opts["plant"])
+        if opts["replay"]:
+            # The firmware alone: the plant model leaves the heap; its file
+            # gave the probes' description (board.calibration).
+            lazy.forget("crf_sim.plant")
+            lazy.forget("crf_sim.sensor")
+            load_plant = None
+            gc.collect()
         cfg = None
         if opts["config"]:
             cfg = lazy.load("crf.config").load(opts["config"])
             lazy.drop("crf.config")
-    except (ValueError, PlantError) as ex:
+    except ValueError as ex:       # (crf_sim.plant.PlantError is one)
         sys.stderr.write("virtual freezer: %s\n" % ex)
         return 2
     seed = int(opts["seed"]) if opts["seed"] is not None else None
-    plant = Plant(spec, seed)
+    if opts["replay"]:
+        # Benchmarks of the firmware alone: probe readings from a recorded
+        # run instead of the plant model (crf_sim/replay.py).
+        from crf_sim.replay import ReplayPlant
+        plant = ReplayPlant(opts["replay"], spec)
+    else:
+        from crf_sim.plant import Plant
+        plant = Plant(spec, seed)
     speed = 0.0 if opts["speed"] == "max" else float(opts["speed"])
     board = VirtualBoard(plant, speed)
     # Without --flash the image is a scratch file, removed at exit.
@@ -184,6 +206,18 @@ def main(argv):
         # Time spent in the run log's writes, measured inside the same run.
         app.log.sample = _timed(app.log.sample, log_us)
         app.log.event = _timed(app.log.event, log_us)
+    panel_us = [0]
+    if app.panel is not None and opts["time_panel"] == "on":
+        # The panel's own time (buttons, redraws, transfers) inside the run;
+        # the wrapper's call costs a little, so loop-time comparisons are
+        # made from runs without it.
+        service = app.panel.service
+
+        def timed_service(now, ticked):     # (no argument tuple: no garbage)
+            t0 = time.ticks_us()
+            service(now, ticked)
+            panel_us[0] += time.ticks_diff(time.ticks_us(), t0)
+        app.panel.service = timed_service
     trace = open(opts["trace"], "w") if opts["trace"] else None
     if trace:
         trace.write(TRACE_HEADER)
@@ -335,6 +369,8 @@ def main(argv):
             s["log_us_per_tick"] = log_us[0] / ticks if ticks else None
             s["flash_emulation_us_per_tick"] = (dev.emu_us - emu0) / ticks if ticks else None
             s["pass_max_us"] = pass_max_us
+            if opts["time_panel"] == "on":
+                s["panel_us_per_tick"] = panel_us[0] / ticks if ticks else None
             st = os.statvfs(board.storage_root)
             s["log_flash_bytes"] = (free0 - st[3]) * st[0]
             hours = (clock.ms - wear0[4]) / 3600000.0

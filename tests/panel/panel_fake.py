@@ -29,7 +29,7 @@ class Display(VirtualDisplay):
         self.steps = 0
 
     def show_step(self):
-        if self.page < 8:
+        if self.page < self.end:
             self.steps += 1
         return VirtualDisplay.show_step(self)
 
@@ -44,6 +44,7 @@ class Board:
         self.display = Display()
         self.raw = 0
         self.buzzer = False
+        self.button_woke = False
 
     def buttons(self):
         return self.raw
@@ -214,6 +215,26 @@ def step(app, ms=100, raw=None, ticked=False):
         app.board.raw = raw
     app.clock.ms += ms
     app.panel.service(app.clock.ticks_ms(), ticked)
+
+
+def loop(app, passes, raw=None):
+    """Passes as App.pass_once makes them: a control tick every 10th; the
+    panel served in a tick's pass, and between ticks only while awake or
+    after a button went down (the board's interrupt sets button_woke).
+    -> how many passes served it."""
+    b = app.board
+    served = 0
+    for _ in range(passes):
+        if raw is not None:
+            if raw & ~b.raw:
+                b.button_woke = True
+            b.raw = raw
+        app.clock.ms += 100
+        ticked = app.clock.ms // 100 % 10 == 0
+        if ticked or not app.panel.asleep or b.button_woke:
+            app.panel.service(app.clock.ticks_ms(), ticked)
+            served += 1
+    return served
 
 
 def hold(app, raw, ms):

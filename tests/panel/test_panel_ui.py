@@ -260,11 +260,11 @@ def test_end_screen_tells_when_to_transfer(root):
     app, p = running(root)
     app.engine.state = "end"
     app.sample_c = -70.0
-    F.settle(app, 51)                               # the status screen looks every 5 s
+    F.loop(app, 61)                                 # the status screen looks every 5 s
     out = shown(app)
     assert "WAIT: sample" in out and "TRANSFER" not in out
     app.sample_c = -81.0
-    F.settle(app, 51)
+    F.loop(app, 61)
     assert "TRANSFER TO LN2" in shown(app) and "STORAGE NOW" in shown(app)
 
 
@@ -363,6 +363,45 @@ def test_no_drawing_in_a_control_tick_pass_and_bounded_transfer(root):
     F.step(app, 300)                                 # draw
     F.step(app, 100)
     assert d.steps - before <= 4                     # at most 4 pages a pass
+
+
+def test_status_refresh_sends_only_the_pages_that_changed(root):
+    app, p = running(root)
+    d = app.board.display
+    F.loop(app, 60)                                  # the start hint gone, drawn whole
+    assert p.hint is None and not p.sending
+    before = d.steps
+    F.loop(app, 60)                                  # nothing changed: nothing sent
+    assert d.steps == before
+    app.sample_c -= 0.5                              # one temperature: pages 2..5
+    F.loop(app, 60)
+    assert d.steps - before == 4
+    before = d.steps
+    app.engine.elapsed_ms += 61000                   # the times line: page 7
+    F.loop(app, 60)
+    assert d.steps - before == 1
+    before = d.steps
+    app.engine.state = "held"                        # the layout: whole
+    F.loop(app, 60)
+    assert d.steps - before == 8
+    assert p.faults == 0, p.last_fault
+
+
+def test_an_idle_panel_sleeps_between_ticks_and_a_button_wakes_it(root):
+    app, p = running(root)
+    F.loop(app, 60)
+    served = F.loop(app, 100)                        # 10 s, nothing pressed
+    # the 10 ticks' passes, and the passes after each 5 s look (a redraw
+    # and its transfer) - not the 100
+    assert served <= 10 + 2 * 4, served
+    assert p.asleep
+    F.loop(app, 1, F.STOP)                           # the interrupt: served at once
+    assert not p.asleep
+    F.loop(app, 2, F.STOP)
+    F.loop(app, 3, 0)
+    assert p.hint == "hold STOP 2 s"                 # the short STOP was seen
+    F.loop(app, 30)
+    assert p.asleep and p.faults == 0
 
 
 def test_redraw_at_most_4_per_second(root):

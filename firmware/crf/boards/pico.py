@@ -216,6 +216,13 @@ class Board:
         self._b_down = Pin(_PIN_DOWN, Pin.IN, Pin.PULL_UP)
         self._b_ok = Pin(_PIN_OK, Pin.IN, Pin.PULL_UP)
         self._b_stop = Pin(_PIN_STOP, Pin.IN, Pin.PULL_UP)
+        # A button going down wakes the front panel: between control ticks
+        # it is served only while awake (crf.panel.ui), so an idle pass
+        # reads no button pins.
+        self.button_woke = False
+        wake = self._wake
+        for b in (self._b_up, self._b_down, self._b_ok, self._b_stop):
+            b.irq(handler=wake, trigger=Pin.IRQ_FALLING)
 
         self.i2c = machine.I2C(0, sda=Pin(_PIN_SDA), scl=Pin(_PIN_SCL), freq=_I2C_FREQ)
         self.ds3231 = self._find_rtc()
@@ -369,6 +376,9 @@ class Board:
     def ln2_supply_ok(self):
         # pressure switch closes to GND while the supply has pressure
         return self._ln2.value() == 0
+
+    def _wake(self, pin):
+        self.button_woke = True     # (a scheduled, soft interrupt handler)
 
     def buttons(self):
         m = 0

@@ -7,10 +7,11 @@ row page * 8 + n; `fb` is a framebuf.FrameBuffer over it (None where the
 framebuf module is missing, e.g. CPython).
 
 Sending the frame never blocks the loop for long: begin_show() schedules it
-and each show_step() sends at most one 128-byte page (set the column and
+(the whole frame, or only the pages a partial redraw touched) and each
+show_step() sends at most one 128-byte page (set the column and
 page address window, then one data transfer of 0x40 + 128 bytes, ~3 ms at
 400 kHz), from preallocated buffers, without allocating.  show_step()
-returns True once the whole frame is sent (or the transfer was abandoned
+returns True once the scheduled pages are sent (or the transfer was abandoned
 after a bus error, counted in `errors`; the next begin_show() tries again).
 
 I2C framing (datasheet 8.1.5): after the address, a control byte 0x00
@@ -88,7 +89,8 @@ class SSD1306:
         self.buf = bytearray(WIDTH * HEIGHT // 8)
         self.fb = FrameBuffer(self.buf, WIDTH, HEIGHT, MONO_VLSB) if FrameBuffer is not None else None
         self.errors = 0
-        self._page = _PAGES  # next page to send; _PAGES = idle
+        self._page = _PAGES  # next page to send; idle at _end
+        self._end = _PAGES   # one past the last page of this transfer
         self._cmd2 = bytearray(2)  # control byte + one command
         self._cmd3 = bytearray(3)  # control byte + command + parameter
         self._win = bytearray((_CTRL_CMD, _COL_ADDR, 0, WIDTH - 1, _PAGE_ADDR, 0, 0))
@@ -117,14 +119,16 @@ class SSD1306:
     def power(self, on):
         self._cmd(_DISPLAY_ON if on else _DISPLAY_OFF)
 
-    def begin_show(self):
-        """Schedule sending the whole buffer (restarts a transfer in progress)."""
-        self._page = 0
+    def begin_show(self, first=0, last=_PAGES - 1):
+        """Schedule sending pages first..last of the buffer, all by default
+        (restarts a transfer in progress)."""
+        self._page = first
+        self._end = last + 1
 
     def show_step(self):
         """Send at most one page; True when the frame transfer is over."""
         p = self._page
-        if p >= _PAGES:
+        if p >= self._end:
             return True
         w = self._win
         w[5] = p
@@ -138,7 +142,7 @@ class SSD1306:
             return True
         p += 1
         self._page = p
-        return p >= _PAGES
+        return p >= self._end
 
     def show(self):
         """Whole frame at once (~25 ms at 400 kHz): for use outside the loop."""

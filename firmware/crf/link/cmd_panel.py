@@ -58,4 +58,5 @@ def c_button(s, a):
         mask |= 1 << i
     if not vb.press(mask, get_int(a, "ms", 1, 120000, 200)):
         raise Refused(F.ERR_BUSY, "button: 16 presses already wait")
+    s.board.button_woke = True      # as a board's pin interrupt: the panel wakes
     return {"queued": len(vb.queue)}

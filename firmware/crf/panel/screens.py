@@ -47,14 +47,31 @@ def number(fb, text, x, y):
     return x
 
 
-def temp_text(v):
-    """A temperature for the large digits: one decimal below 100 degrees,
-    whole degrees from 100 up (fits 64 px); None (no reading) -> '---'."""
-    if v is None:
+_NONE = const(-1 << 24)      # a key for "nothing shown"
+
+
+def tenths(v):
+    """A reading in tenths (an int: a key compared without formatting), or
+    _NONE for no reading."""
+    return _NONE if v is None else int(round(v * 10))
+
+
+def dec(t, plus=False):
+    """Tenths as text: '-12.5' ('+1.0' with plus)."""
+    sign = "-" if t < 0 else "+" if plus else ""
+    if t < 0:
+        t = -t
+    return "%s%d.%d" % (sign, t // 10, t % 10)
+
+
+def temp_text(t):
+    """A temperature in tenths for the large digits: one decimal below 100
+    degrees, whole degrees from 100 up (fits 64 px); _NONE -> '---'."""
+    if t == _NONE:
         return "---"
-    if -99.95 < v < 99.95:
-        return "%.1f" % v
-    return "%d" % round(v)
+    if -1000 < t < 1000:
+        return dec(t)
+    return "%d" % ((t + 5) // 10 if t > 0 else -((5 - t) // 10))
 
 
 def degree(fb, x, y):
@@ -82,18 +99,114 @@ def hm(s):
 _END_SAMPLE_C = -80.0       # transfer threshold when the profile names none
 
 
-def same(p):
-    """True if the status screen would show what it shows (cheap)."""
-    a = p.app
-    e = a.engine
-    c = a.chamber_c
-    s = a.sample_c
-    k = (e.state, e.index, e.elapsed_ms // 60000, None if c is None else int(c * 10),
-         None if s is None else int(s * 10), p.alarms, p.hint, p.stuck)
-    if k == p.key:
-        return True
-    p.key = k
-    return False
+# The status screen's values that change during a run, as integer keys in
+# p.keys: the two temperatures, setpoint and rate (the line at y 46), the
+# elapsed and remaining minutes (y 56). A refresh compares keys (nothing
+# formatted, little garbage), redraws only the parts whose key changed and
+# sends only their display pages (refresh()); anything else changed redraws
+# the screen whole.
+_CH = const(0)
+_SA = const(1)
+_SP = const(2)
+_RATE = const(3)
+_EL = const(4)
+_REM = const(5)
+
+
+def _keys(app, k):
+    e = app.engine
+    st = e.state
+    k[_CH] = tenths(app.chamber_c) if st != "end" else _NONE     # (not on the end screen)
+    k[_SA] = tenths(app.sample_c)
+    if st == "running" or st == "held":
+        if e.probe == "sample":     # (odd: the sample's setpoint, "SP S")
+            k[_SP] = tenths(e.sp_sample) * 2 + 1
+        else:
+            k[_SP] = tenths(app.ctl.chamber_sp) * 2
+        k[_RATE] = int(round(e.rate_c_s * 600.0)) if st == "running" else _NONE
+        el = e.elapsed_ms // 1000
+        k[_EL] = el // 60
+        k[_REM] = (app.planned_s - el) // 60 if app.planned_s else _NONE
+    else:
+        k[_SP] = k[_RATE] = k[_EL] = k[_REM] = _NONE
+
+
+def _minutes(m):
+    if m == _NONE:
+        return "--:--"
+    if m < 0:
+        m = 0
+    return "%dh%02d" % (m // 60, m % 60)
+
+
+def _line46(fb, k):
+    sp = k[_SP]
+    if sp == _NONE:
+        fb.text("ready", 0, 46, 1)
+        return
+    fb.text(("SP S" if sp & 1 else "SP ") + dec(sp >> 1), 0, 46, 1)
+    if k[_RATE] != _NONE:
+        right(fb, dec(k[_RATE], True) + "/m", 46)
+
+
+def _line56(fb, k):
+    if k[_EL] == _NONE:
+        fb.text("OK: menu", 0, 56, 1)
+        return
+    fb.text(_minutes(k[_EL]), 0, 56, 1)
+    right(fb, "rem " + _minutes(k[_REM]), 56)
+
+
+def _layout(p):
+    # what, changed, needs the status screen drawn whole
+    e = p.app.engine
+    return (e.state, e.index, p.app.profile_name, p.alarms, p.hint, p.stuck)
+
+
+def refresh(p):
+    """The status screen, redrawn where what it shows changed (cheap when
+    nothing did). -> (first, last) display pages to send, or None."""
+    k = p.keys_new
+    _keys(p.app, k)
+    old = p.keys
+    lay = _layout(p)
+    if lay != p.layout:
+        draw(p)
+        return 0, 7
+    st = lay[0]
+    if not (st == "running" or st == "held") or lay[4] is not None or lay[5] is not None:
+        # (the end and idle screens, or a bar over the times line: whole)
+        for i in range(6):
+            if k[i] != old[i]:
+                draw(p)
+                return 0, 7
+        return None
+    fb = p.disp.fb
+    first = 8
+    last = -1
+    if k[_CH] != old[_CH]:
+        fb.fill_rect(0, 20, 64, 24, 0)
+        _big(fb, k[_CH], 0, 20)
+        first, last = 2, 5
+    if k[_SA] != old[_SA]:
+        fb.fill_rect(65, 20, 63, 24, 0)
+        _big(fb, k[_SA], 68, 20)
+        first, last = 2, 5
+    if k[_SP] != old[_SP] or k[_RATE] != old[_RATE]:
+        fb.fill_rect(0, 46, _W, 8, 0)
+        _line46(fb, k)
+        if first > 5:
+            first = 5
+        last = 6
+    if k[_EL] != old[_EL] or k[_REM] != old[_REM]:
+        fb.fill_rect(0, 56, _W, 8, 0)
+        _line56(fb, k)
+        if first > 7:
+            first = 7
+        last = 7
+    p.keys = k
+    p.keys_new = old
+    return None if last < 0 else (first, last)
 
 
 def draw(p):
@@ -101,11 +214,14 @@ def draw(p):
     fb = p.disp.fb
     fb.fill(0)
     sc = p.screen
+    p.layout = None
     if sc == U.HOME:
         if p.app.engine.state == "end":
+            _keys(p.app, p.keys)
             _end(p, fb)
         else:
             _home(p, fb)
+        p.layout = _layout(p)
     elif sc == U.CONFIRM_STOP:
         end = p.app.engine.state == "end"
         bar(fb, "FINISH RUN?" if end else "STOP THE RUN?", 0)
@@ -139,45 +255,33 @@ def draw(p):
         bar(fb, note[:16], 55)
 
 
-def _temps(fb, y, chamber, sample):
-    fb.text("CHAMBER", 0, y, 1)
-    fb.text("SAMPLE", 68, y, 1)
-    y += 10
-    x = number(fb, temp_text(chamber), 0, y)
-    if chamber is not None:
+def _big(fb, t, x, y):
+    # a temperature (tenths) in large digits, with the degree sign after a reading
+    x = number(fb, temp_text(t), x, y)
+    if t != _NONE:
         degree(fb, x - 1, y)
-    x = number(fb, temp_text(sample), 68, y)
-    if sample is not None:
-        degree(fb, x - 1, y)
-    fb.vline(64, y - 10, 34, 1)
 
 
 def _home(p, fb):
     app = p.app
     e = app.engine
     st = e.state
-    run = st == "running" or st == "held"
     name = app.profile_name or ""
-    if run:
+    if st == "running" or st == "held":
         head = "%s %d/%d %s" % ("RUN" if st == "running" else "HELD", e.index + 1,
                                 len(e.profile["steps"]), name)
     else:
         head = st.upper() + "  " + (name if st == "stopped" else "")
     fb.text(head[:16], 0, 0, 1)
-    _temps(fb, 10, app.chamber_c, app.sample_c)
-    if run:
-        if e.probe == "sample":
-            fb.text("SP S%.1f" % e.sp_sample, 0, 46, 1)
-        else:
-            fb.text("SP %.1f" % app.ctl.chamber_sp, 0, 46, 1)
-        if st == "running":
-            right(fb, "%+.1f/m" % (e.rate_c_s * 60.0), 46)
-        el = e.elapsed_ms // 1000
-        fb.text(hm(el), 0, 56, 1)
-        right(fb, "rem " + hm(app.planned_s - el if app.planned_s else None), 56)
-    else:
-        fb.text("ready", 0, 46, 1)
-        fb.text("OK: menu", 0, 56, 1)
+    k = p.keys
+    _keys(app, k)
+    fb.text("CHAMBER", 0, 10, 1)
+    fb.text("SAMPLE", 68, 10, 1)
+    _big(fb, k[_CH], 0, 20)
+    _big(fb, k[_SA], 68, 20)
+    fb.vline(64, 10, 34, 1)
+    _line46(fb, k)
+    _line56(fb, k)
 
 
 def _end(p, fb):
@@ -191,9 +295,7 @@ def _end(p, fb):
         limit = acc["end_sample_max_c"]
     fb.text("END  %s" % (app.profile_name or ""), 0, 0, 1)
     fb.text("SAMPLE", 0, 10, 1)
-    x = number(fb, temp_text(s), 0, 20)
-    if s is not None:
-        degree(fb, x - 1, 20)
+    _big(fb, tenths(s), 0, 20)
     fb.text("need", 88, 20, 1)
     fb.text("<=%d" % limit, 80, 30, 1)
     if s is not None and s <= limit:

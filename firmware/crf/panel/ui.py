@@ -4,14 +4,19 @@
 # action goes through app.start_run / stop / hold / resume / ack_alarms with
 # the operator id entered here as `who`, so it is recorded like the link's.
 #
-# service(now, ticked) is called once per loop pass (App.pass_once):
+# service(now, ticked) runs in every control tick's pass and, between
+# ticks, only while the panel is awake (App.pass_once checks `asleep` and
+# the board's `button_woke`, set when a button goes down: a pin interrupt
+# on the board, a queued press on the virtual freezer). So most passes cost
+# the panel two attribute reads, not a call and four pin reads. Awake:
 #  - buttons: one debounced event at most (crf.panel.buttons), handled at once;
-#  - in a pass where the control tick ran: nothing else but timeouts;
+#  - in a pass where the control tick ran: nothing else but timeouts and
+#    the 5 s look at the status screen being made due;
 #  - otherwise a module load asked for by the last event, or one redraw into
 #    the display's buffer (at most every _MIN_MS after a press; the status
-#    screen every _REFRESH_PASSES passes if something shown changed), or up
-#    to _PAGES pages of the transfer (display.show_step()). Most passes
-#    only read the buttons and count down.
+#    screen's values looked at every _REFRESH_MS, only the parts that
+#    changed redrawn and only their display pages sent), or up to _PAGES
+#    pages of the transfer (display.show_step()).
 #
 # Heap: only what a run cannot do without stays loaded - this module,
 # crf.panel.screens (status, end, stop confirmation, messages) and
@@ -43,7 +48,7 @@ MESSAGE = const(10)
 CONFIG = const(11)
 
 _MIN_MS = const(250)        # redraws at most 4 per second
-_REFRESH_PASSES = const(50)  # status screen: live values every 50 passes (5 s), if changed
+_REFRESH_MS = const(5000)   # status screen: a look at its values every 5 s (redrawn if changed)
 _PAGES = const(4)           # display pages sent per pass (8 make a frame)
 _CONFIRM_MS = const(15000)  # a stop not confirmed in time is cancelled
 _IDLE_MS = const(120000)    # other screens fall back to the status screen
@@ -83,17 +88,25 @@ class Panel:
         self.dirty = True
         self.sending = False
         self.drawn_t = now
-        self.wait = 1               # passes to the next look at the status screen
-        self.key = None             # what the status screen showed (crf.panel.screens.key)
+        self.checked_t = now        # last look at the status screen's values
+        self.due = True             # a look is due (set by a control tick every _REFRESH_MS)
+        self.asleep = False         # nothing to do until a tick or a button (App.pass_once)
+        self.layout = None          # the status screen as drawn whole (crf.panel.screens)
+        self.keys = [0] * 6         # its changing values as shown, and a spare list
+        self.keys_new = [0] * 6
         self.alarms = 0             # unacknowledged alarms last seen
         self.faults = 0
         self.last_fault = None
 
     # -- the loop's entry ------------------------------------------------
     def service(self, now, ticked):
-        """Once per loop pass: bounded work, never blocks, never raises."""
+        """In every control tick's pass, and in the passes between while
+        awake (App.pass_once: `asleep` is False, or a button went down and
+        the board set button_woke). Bounded work, never blocks, never raises."""
         try:
-            raw = self.board.buttons()
+            b = self.board
+            b.button_woke = False       # (first: a press after the read wakes the next pass)
+            raw = b.buttons()
             btn = self.btn
             if raw or not btn.quiet:
                 ev = btn.update(raw, now)
@@ -103,13 +116,10 @@ class Panel:
                     self.handle(ev, now)
             if ticked:
                 self._tick(now)         # timeouts only in a control tick's pass
-                return
-            if not self.dirty and not self.sending:
-                n = self.wait - 1       # the common case: a countdown, no call
-                self.wait = n
-                if n > 0:
-                    return
-            self._work(now)
+            elif self.dirty or self.sending or self.due or self.pending is not None or self.start_req:
+                self._work(now)
+            self.asleep = btn.quiet and not (self.dirty or self.sending or self.due or
+                                             self.pending is not None or self.start_req)
         except Exception as ex:     # a panel bug must not stop the freezer
             self.faults += 1
             self.last_fault = ex
@@ -117,6 +127,7 @@ class Panel:
             self.pending = None
             self.sending = False
             self.dirty = True
+            self.asleep = False
 
     def _tick(self, now):
         n = self.unacked()
@@ -124,7 +135,11 @@ class Panel:
             self.alarms = n
             self.dirty = True
         diff = self.clock.ticks_diff
+        if diff(now, self.checked_t) >= _REFRESH_MS:
+            self.due = True             # a look at the status screen's values
         sc = self.screen
+        if sc == HOME and self.hint is None and self.stuck is None:
+            return                      # (the common case: no timeout runs)
         idle = diff(now, self.entered)
         if sc == CONFIRM_STOP and idle >= _CONFIRM_MS:
             self.go(HOME, now)
@@ -153,12 +168,22 @@ class Panel:
             return
         if self.clock.ticks_diff(now, self.drawn_t) < _MIN_MS:
             return
-        self.wait = _REFRESH_PASSES
+        self.due = False
+        self.checked_t = now
         from crf.panel import screens
-        if not self.dirty and (self.screen != HOME or screens.same(self)):
-            return                      # nothing shown has changed
-        screens.draw(self)
-        self.disp.begin_show()
+        if self.dirty:
+            screens.draw(self)
+            pages = None
+        elif self.screen != HOME:
+            return                      # (other screens change on events)
+        else:
+            pages = screens.refresh(self)   # the parts that changed, if any
+            if pages is None:
+                return
+        if pages is None:
+            self.disp.begin_show()
+        else:
+            self.disp.begin_show(pages[0], pages[1])
         self.sending = True
         self.dirty = False
         self.drawn_t = now

@@ -151,6 +151,22 @@ def bench_link(sessions, baud, out):
     click.echo(f"results: {out}")
 
 
+@crf.command("bench-panel", context_settings=CONTEXT)
+@click.option("--runs", default=9, show_default=True, type=click.IntRange(1),
+              help="Runs of each configuration (medians are reported).")
+@click.option("--out", default="bench/panel_budget.json", show_default=True,
+              type=click.Path(dir_okay=False), help="Results file.")
+def bench_panel(runs, out):
+    """Front-panel budget: loop time per tick with and without the panel."""
+    from crf_host import panelbench
+
+    result = panelbench.measure(runs=runs)
+    panelbench.report(result, _console())
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(result, indent=2) + "\n")
+    click.echo(f"results: {out}")
+
+
 @crf.group(cls=CrfGroup, context_settings=CONTEXT)
 def plant():
     """Plant files of the virtual freezer."""
