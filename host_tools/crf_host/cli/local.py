@@ -117,6 +117,13 @@ def bench(plants, out, runs):
     sys.exit(bench_main(plants=files or None, out=out, runs=runs) or 0)
 
 
+def _save(result, out):
+    """A benchmark's figures as JSON (the bench/ files the docs quote)."""
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(result, indent=2) + "\n")
+    click.echo(f"results: {out}")
+
+
 @crf.command("bench-log", context_settings=CONTEXT)
 @click.option("--runs", default=5, show_default=True, type=click.IntRange(1),
               help="4-hour runs with and without logging (medians are reported).")
@@ -128,9 +135,7 @@ def bench_log(runs, out):
 
     result = logbench.measure(runs=runs)
     logbench.report(result, _console())
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(json.dumps(result, indent=2) + "\n")
-    click.echo(f"results: {out}")
+    _save(result, out)
 
 
 @crf.command("bench-link", context_settings=CONTEXT)
@@ -146,9 +151,7 @@ def bench_link(sessions, baud, out):
 
     result = linkbench.measure(sessions=sessions, baud=baud)
     linkbench.report(result, _console())
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(json.dumps(result, indent=2) + "\n")
-    click.echo(f"results: {out}")
+    _save(result, out)
 
 
 @crf.command("bench-panel", context_settings=CONTEXT)
@@ -162,9 +165,7 @@ def bench_panel(runs, out):
 
     result = panelbench.measure(runs=runs)
     panelbench.report(result, _console())
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(json.dumps(result, indent=2) + "\n")
-    click.echo(f"results: {out}")
+    _save(result, out)
 
 
 @crf.group(cls=CrfGroup, context_settings=CONTEXT)
