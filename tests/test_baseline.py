@@ -7,7 +7,7 @@ import pytest
 from crf_host import baseline, metrics
 from crf_host.paths import PLANTS_DIR
 from crf_host.runner import TRACE_COLUMNS, read_trace, write_trace
-from crf_sim.plant import load_plant
+from crf_sim.plantfile import load_plant
 
 BAG = PLANTS_DIR / "bag_50ml.json"
 # Gains of the order the full tuning picks for the bench-top chamber; fixed here

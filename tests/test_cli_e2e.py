@@ -33,17 +33,6 @@ TINY = {"format": 1, "name": "e2e_tiny", "description": "e2e: two ramps",
                   {"kind": "end", "target_c": -90}]}
 
 
-def _runner_takes_pin():
-    try:
-        return '"pin"' in RUN_PY.read_text()
-    except OSError:
-        return False
-
-
-PIN_OK = _runner_takes_pin()
-needs_pin = pytest.mark.skipif(not PIN_OK, reason="the virtual freezer has no --pin option yet")
-
-
 @pytest.fixture(scope="module")
 def vf(tmp_path_factory):
     if not RUN_PY.exists():
@@ -56,7 +45,7 @@ def vf(tmp_path_factory):
     # Real time: the login nonce (60 s) and the session (15 min) run on the
     # device's clock, which speed "max" would make expire at once.
     v = VirtualFreezer(speed="1", flash=d / "flash.img",
-                       extra_args=("--pin", PIN) if PIN_OK else ())
+                       extra_args=("--pin", PIN))
     v.start()
     try:
         yield v
@@ -167,7 +156,6 @@ def test_monitor_follows_a_run(vf, tmp_path):
         proc.communicate(timeout=10)
 
 
-@needs_pin
 def test_engineer_commands(crf_cli, tmp_path):
     f = tmp_path / "tiny.json"
     f.write_text(json.dumps(TINY, indent=1))
@@ -185,7 +173,6 @@ def test_engineer_commands(crf_cli, tmp_path):
     assert "e2e_tiny" not in names
 
 
-@needs_pin
 def test_fetch_and_ack(crf_cli, tmp_path):
     runs = [r for r in json.loads(ok(crf_cli("logs", "list", "--json")).stdout) if not r["open"]]
     if not runs:

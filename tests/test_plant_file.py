@@ -7,7 +7,8 @@ import os
 
 import pytest
 
-from crf_sim.plant import Plant, PlantError, load_plant, validate_plant
+from crf_sim.plant import Plant
+from crf_sim.plantfile import PlantError, load_plant, validate_plant
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLANTS = os.path.join(ROOT, 'firmware', 'crf_sim', 'plants')

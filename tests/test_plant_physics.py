@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from crf_sim.plant import Plant, load_plant, validate_plant
+from crf_sim.plant import Plant
+from crf_sim.plantfile import load_plant, validate_plant
 from crf_sim.sensor import quantize
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -362,7 +363,8 @@ def test_probe_faults():
 MPY_SCRIPT = r'''
 import sys
 sys.path.insert(0, %r)
-from crf_sim.plant import Plant, load_plant
+from crf_sim.plant import Plant
+from crf_sim.plantfile import load_plant
 p = Plant(load_plant(%r))
 out = []
 for t in range(%d):
@@ -404,7 +406,8 @@ def test_micropython_matches_cpython(tmp_path):
 SPEED_SCRIPT = r'''
 import sys, time
 sys.path.insert(0, %r)
-from crf_sim.plant import Plant, load_plant
+from crf_sim.plant import Plant
+from crf_sim.plantfile import load_plant
 p = Plant(load_plant(%r))
 t0 = time.ticks_ms()
 for t in range(7200):

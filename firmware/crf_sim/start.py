@@ -74,20 +74,17 @@ def setup(argv, here, firmware):
     """-> a Run ready for the loop, or an exit status (bad options)."""
     try:
         opts = parse_args(argv, here)
-        from crf_sim.plant import load_plant
+        # The plant file's validation is not kept: only the model runs.
+        from crf_sim.plantfile import load_plant
         spec = load_plant(opts["plant"])
-        if opts["replay"]:
-            # The firmware alone: the plant model leaves the heap; its file
-            # gave the probes' description (board.calibration).
-            lazy.forget("crf_sim.plant")
-            lazy.forget("crf_sim.sensor")
-            load_plant = None
-            gc.collect()
+        load_plant = None
+        lazy.forget("crf_sim.plantfile")
+        gc.collect()
         cfg = None
         if opts["config"]:
             cfg = lazy.load("crf.config").load(opts["config"])
             lazy.drop("crf.config")
-    except ValueError as ex:       # (crf_sim.plant.PlantError is one)
+    except ValueError as ex:       # (crf_sim.plantfile.PlantError is one)
         sys.stderr.write("virtual freezer: %s\n" % ex)
         return 2
     seed = int(opts["seed"]) if opts["seed"] is not None else None

@@ -27,7 +27,8 @@ except ImportError:  # running from a checkout without the package installed
 from crf.control.split import split_range
 from crf.control.valve import ValveDriver
 from crf.profile import validate as _validate
-from crf_sim.plant import Plant, load_plant
+from crf_sim.plant import Plant
+from crf_sim.plantfile import load_plant
 
 CONTROL_MS = 1000          # control period, same as the firmware's trace second
 TAIL_S = 120               # keep running this long after the end step starts

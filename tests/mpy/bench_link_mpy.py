@@ -15,7 +15,8 @@ for _m in ("crf.record.runlog", "crf.link.server", "crf.app"):
 from crf.app import App
 from crf.link import frame as F
 from crf_sim.board_virtual import VirtualBoard
-from crf_sim.plant import Plant, load_plant
+from crf_sim.plant import Plant
+from crf_sim.plantfile import load_plant
 from crf_sim.flashdev import FileBlockDevice
 
 _IMG = "/tmp/crf-bench-link-%s.img" % "".join("%02x" % b for b in os.urandom(4))

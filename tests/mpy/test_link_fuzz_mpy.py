@@ -27,7 +27,8 @@ from crf.app import App
 from crf.link import frame as F
 from crf.link import auth
 from crf_sim.board_virtual import VirtualBoard
-from crf_sim.plant import Plant, load_plant
+from crf_sim.plant import Plant
+from crf_sim.plantfile import load_plant
 from crf_sim.sensor import XorShift32
 from crf_sim.flashdev import FileBlockDevice
 from crf.profile import validate

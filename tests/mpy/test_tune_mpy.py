@@ -22,7 +22,8 @@ for _m in ("crf.record.runlog", "crf.profile.validate", "crf.link.server", "crf.
 from crf.app import App
 from crf.link import cmd_tune
 from crf_sim.board_virtual import VirtualBoard
-from crf_sim.plant import Plant, load_plant
+from crf_sim.plant import Plant
+from crf_sim.plantfile import load_plant
 from crf_sim.flashdev import FileBlockDevice
 
 _IMG = "/tmp/crf-test-tune.img"

@@ -178,7 +178,7 @@ def plant():
                 type=click.Path(dir_okay=False))
 def plant_validate(files):
     """Check plant files by loading them with the plant model."""
-    from crf_sim import plant as plant_mod
+    from crf_sim import plantfile as plant_mod
 
     def check(path):
         try:
