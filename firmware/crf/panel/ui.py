@@ -173,17 +173,14 @@ class Panel:
         from crf.panel import screens
         if self.dirty:
             screens.draw(self)
-            pages = None
+            pages = 0, 7
         elif self.screen != HOME:
             return                      # (other screens change on events)
         else:
             pages = screens.refresh(self)   # the parts that changed, if any
             if pages is None:
                 return
-        if pages is None:
-            self.disp.begin_show()
-        else:
-            self.disp.begin_show(pages[0], pages[1])
+        self.disp.begin_show(pages[0], pages[1])
         self.sending = True
         self.dirty = False
         self.drawn_t = now
