@@ -13,7 +13,7 @@ import os
 import pytest
 
 from crf_host.link import Client
-from hil import PIN, TIMEOUT_S, Target, ask, start_virtual  # noqa: F401  (fixtures use them)
+from hil import PIN, TIMEOUT_S, Target, ask, virtual  # noqa: F401  (fixtures use them)
 
 
 def pytest_configure(config):
@@ -43,13 +43,9 @@ def target(request, tmp_path_factory):
     if env_port:
         yield Target(env_port, pin=os.environ.get("CRF_PIN"))
         return
-    vf = start_virtual(tmp_path_factory, getattr(request.module, "VF_SPEED", "max"),
-                       getattr(request.module, "VF_ARGS", ()))
-    try:
+    with virtual(tmp_path_factory, getattr(request.module, "VF_SPEED", "max"),
+                 getattr(request.module, "VF_ARGS", ())) as vf:
         yield Target(vf.port, vf, PIN)
-    finally:
-        vf.stop()
-        vf.close_log()
 
 
 @pytest.fixture

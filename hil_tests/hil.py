@@ -1,8 +1,9 @@
 """Helpers shared by the HIL tests and their fixtures (conftest.py): the
-PIN the virtual freezer is given, timeouts, starting a virtual freezer,
-waiting for a condition. A module of its own name, so test modules can
+PIN the virtual freezer is given, timeouts, a virtual freezer, waiting
+for a condition, a profile that keeps a run open. A module of its own name, so test modules can
 import it whichever test directories pytest collects."""
 
+import json
 import time
 
 import pytest
@@ -27,17 +28,15 @@ class Target:
         return f"virtual freezer {state}; stderr:\n{vf.stderr_text()[-2000:]}"
 
 
-def start_virtual(tmp_path_factory, speed="max", extra_args=()):
-    """A virtual freezer on a fresh flash image with engineer PIN `PIN`."""
+def virtual(tmp_path_factory, speed="max", extra_args=()):
+    """A virtual freezer on a fresh flash image with engineer PIN `PIN`, not
+    started: `with virtual(...) as vf:` starts it and stops it after."""
     if not (paths.FIRMWARE / "crf_sim" / "run.py").exists():
         pytest.skip("virtual freezer not available: firmware/crf_sim/run.py missing")
     from crf_host.simlaunch import VirtualFreezer
 
     flash = tmp_path_factory.mktemp("vf") / "flash.img"
-    vf = VirtualFreezer(speed=speed, flash=flash, extra_args=("--pin", PIN, *extra_args))
-    vf.start()
-    return vf
-
+    return VirtualFreezer(speed=speed, flash=flash, extra_args=("--pin", PIN, *extra_args))
 
 
 def wait_for(what, check, timeout_s=30.0, every_s=0.05):
@@ -64,3 +63,13 @@ def ask(question, yes_no=True):
         tty.flush()
         answer = tty.readline().strip().lower()
     return answer.startswith("y") if yes_no else True
+
+
+def open_ended(name, hold_s):
+    """Profile text that holds at 4 C for hold_s, then waits for the
+    operator: a run that stays open until the test ends it."""
+    return json.dumps({
+        "format": 1, "name": name, "description": "HIL: hold until the operator continues",
+        "steps": [{"kind": "hold", "target_c": 4, "duration_s": hold_s},
+                  {"kind": "hold", "until": "operator", "note": "waiting"},
+                  {"kind": "end"}]})

@@ -4,21 +4,16 @@ closes the valve, run_ack acknowledges it with the operator's name, the
 alarm goes when its condition does, and raise / acknowledge / clear are in
 the run's record (docs/safety.md)."""
 
-import json
 
 import pytest
 
 from crf_host import records
 from crf_host.link import DeviceError
-from hil import wait_for
+from hil import open_ended, wait_for
 
 VF_SPEED = "200"
 
-OPEN_ENDED = json.dumps({
-    "format": 1, "name": "hil_alarm", "description": "HIL: hold until the operator continues",
-    "steps": [{"kind": "hold", "target_c": 4, "duration_s": 20},
-              {"kind": "hold", "until": "operator", "note": "waiting"},
-              {"kind": "end"}]})
+OPEN_ENDED = open_ended("hil_alarm", 20)
 
 
 def _alarms(client):

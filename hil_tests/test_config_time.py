@@ -9,13 +9,11 @@ import pytest
 
 from crf_host import records
 from crf_host.link import DeviceError
+from hil import open_ended
 
 VF_SPEED = "200"
 
-OPEN_ENDED = json.dumps({
-    "format": 1, "name": "hil_wait", "description": "HIL: hold until the operator continues",
-    "steps": [{"kind": "hold", "target_c": 4, "duration_s": 30},
-              {"kind": "hold", "until": "operator"}, {"kind": "end"}]})
+OPEN_ENDED = open_ended("hil_wait", 30)
 
 
 def test_config_set_changes_one_value_and_reports_old_and_new(engineer):

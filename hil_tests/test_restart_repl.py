@@ -7,7 +7,7 @@ import os
 import pytest
 
 from crf_host.link import Client, DeviceError
-from hil import PIN, TIMEOUT_S, start_virtual
+from hil import PIN, TIMEOUT_S, virtual
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get("CRF_PORT")),
                                 reason="would reset the board or leave it at the REPL")
@@ -18,8 +18,7 @@ EXIT_REPL = 76
 
 @pytest.mark.parametrize("command,status", [("restart", EXIT_RESTART), ("repl", EXIT_REPL)])
 def test_engineer_leaves_the_firmware_when_no_run_is_open(tmp_path_factory, command, status):
-    vf = start_virtual(tmp_path_factory, "200")
-    try:
+    with virtual(tmp_path_factory, "200") as vf:
         with Client(vf.port, timeout_s=TIMEOUT_S) as c:
             with pytest.raises(DeviceError) as e:
                 c.request(command)
@@ -32,6 +31,3 @@ def test_engineer_leaves_the_firmware_when_no_run_is_open(tmp_path_factory, comm
             c.run_stop("ann")
             assert c.request(command) == {}         # the reply leaves first
             assert vf.wait(10) == status, vf.stderr_text()
-    finally:
-        vf.stop()
-        vf.close_log()

@@ -11,16 +11,12 @@ import pytest
 
 from crf_host import records
 from crf_host.link import Client, DeviceError
-from hil import TIMEOUT_S, start_virtual, wait_for
+from hil import TIMEOUT_S, open_ended, virtual, wait_for
 
 VF_SPEED = "200"
 
 # Waits for the operator after a short hold: a run that stays open.
-OPEN_ENDED = json.dumps({
-    "format": 1, "name": "hil_wait", "description": "HIL: hold until the operator continues",
-    "steps": [{"kind": "hold", "target_c": 4, "duration_s": 30},
-              {"kind": "hold", "until": "operator", "note": "waiting"},
-              {"kind": "end"}]})
+OPEN_ENDED = open_ended("hil_wait", 30)
 
 
 @pytest.fixture
@@ -152,8 +148,7 @@ def test_finished_record_fetched_is_the_file_on_the_flash(tmp_path_factory):
     if os.environ.get("CRF_PORT"):
         pytest.skip("compares with the virtual freezer's export of its flash")
     out = tmp_path_factory.mktemp("export")
-    vf = start_virtual(tmp_path_factory, "200", ("--export-runs", str(out)))
-    try:
+    with virtual(tmp_path_factory, "200", ("--export-runs", str(out))) as vf:
         with Client(vf.port, timeout_s=TIMEOUT_S) as c:
             run = c.run_start("selftest", batch="B-exp", operator="ann")
             time.sleep(1.5)                        # 5 virtual minutes: several journal moves
@@ -165,9 +160,6 @@ def test_finished_record_fetched_is_the_file_on_the_flash(tmp_path_factory):
             second = c.fetch_log(run + 1)
         vf.proc.stdin.close()                      # end of the link: the runner exports and exits
         assert vf.wait(30) == 0, vf.stderr_text()
-    finally:
-        vf.stop()
-        vf.close_log()
     assert data == (out / ("%06d.run" % run)).read_bytes()
     assert second == (out / ("%06d.run" % (run + 1))).read_bytes()
     assert len(data) > 2040 and records.read_run(data).verified     # more than one chunk

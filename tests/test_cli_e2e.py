@@ -44,14 +44,8 @@ def vf(tmp_path_factory):
     d = tmp_path_factory.mktemp("e2e")
     # Real time: the login nonce (60 s) and the session (15 min) run on the
     # device's clock, which speed "max" would make expire at once.
-    v = VirtualFreezer(speed="1", flash=d / "flash.img",
-                       extra_args=("--pin", PIN))
-    v.start()
-    try:
+    with VirtualFreezer(speed="1", flash=d / "flash.img", extra_args=("--pin", PIN)) as v:
         yield v
-    finally:
-        v.stop()
-        v.close_log()
 
 
 @pytest.fixture

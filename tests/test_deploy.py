@@ -101,16 +101,14 @@ def test_package_json_is_current_and_complete():
 # -- the link steps, against the virtual freezer ---------------------------------
 
 def _vf(tmp_path):
+    """Not started: `with _vf(...) as vf:` starts it and stops it after."""
     from crf_host.simlaunch import VirtualFreezer
-    vf = VirtualFreezer(speed="200", flash=tmp_path / "flash.img", extra_args=("--pin", "1234"))
-    vf.start()
-    return vf
+    return VirtualFreezer(speed="200", flash=tmp_path / "flash.img", extra_args=("--pin", "1234"))
 
 
 def test_confirm_and_leave_firmware_over_the_link(tmp_path, monkeypatch):
     import pytest
-    vf = _vf(tmp_path)
-    try:
+    with _vf(tmp_path) as vf:
         info = deploy.confirm(vf.port, deploy.fw_version(), timeout_s=20)
         assert info["fw"] == deploy.fw_version()
         with pytest.raises(SystemExit, match="reports fw"):
@@ -124,6 +122,3 @@ def test_confirm_and_leave_firmware_over_the_link(tmp_path, monkeypatch):
         monkeypatch.setenv("CRF_PIN", "1234")
         assert deploy.leave_firmware(vf.port) is True
         assert vf.wait(10) == 76, vf.stderr_text()  # the firmware went to its REPL
-    finally:
-        vf.stop()
-        vf.close_log()

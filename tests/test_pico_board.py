@@ -586,14 +586,20 @@ def test_rtc_unset_until_set(env, epoch_year):
     assert c.rtc_s() == 1767225665
 
 
-def test_board_builds_own_clock_on_device(env, monkeypatch):
-    ft = FakeTime(1970)
+def _device_time(env, monkeypatch, year):
+    """The board's own clock on the device: the time module with its RTC at
+    `year` and the fake ticks."""
+    ft = FakeTime(year)
     ft.ticks_ms = env.clock.ticks_ms
     ft.ticks_diff = env.clock.ticks_diff
     ft.ticks_add = env.clock.ticks_add
     ft.sleep_ms = env.clock.sleep_ms
     monkeypatch.setattr(env.pico, "time", ft)
     monkeypatch.setattr(env.pico.PicoClock.__init__, "__defaults__", (ft, None))
+
+
+def test_board_builds_own_clock_on_device(env, monkeypatch):
+    _device_time(env, monkeypatch, 1970)
     b = env.pico.Board(stdin=env.stdin, stdout=env.stdout)
     assert b.clock.rtc_s() is None
     b.clock.set_rtc_s(1767225600)
@@ -754,13 +760,7 @@ def test_display_present_or_absent(env):
 def test_ds3231_keeps_time_across_resets(env, monkeypatch):
     import datetime
     from fakes_hw import FakeDS3231
-    ft = FakeTime(2000)
-    ft.ticks_ms = env.clock.ticks_ms
-    ft.ticks_diff = env.clock.ticks_diff
-    ft.ticks_add = env.clock.ticks_add
-    ft.sleep_ms = env.clock.sleep_ms
-    monkeypatch.setattr(env.pico, "time", ft)
-    monkeypatch.setattr(env.pico.PicoClock.__init__, "__defaults__", (ft, None))
+    _device_time(env, monkeypatch, 2000)
     rtc_chip = FakeDS3231(osf=True)
     env.i2c_devices[0x68] = rtc_chip
     b = env.pico.Board(stdin=env.stdin, stdout=env.stdout)

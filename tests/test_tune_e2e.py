@@ -28,13 +28,8 @@ def vf(tmp_path_factory):
     from crf_host.simlaunch import VirtualFreezer
 
     d = tmp_path_factory.mktemp("tune")
-    v = VirtualFreezer(speed=SPEED, flash=d / "flash.img", extra_args=("--pin", PIN))
-    v.start()
-    try:
+    with VirtualFreezer(speed=SPEED, flash=d / "flash.img", extra_args=("--pin", PIN)) as v:
         yield v
-    finally:
-        v.stop()
-        v.close_log()
 
 
 @pytest.fixture
@@ -129,16 +124,11 @@ def fresh(tmp_path):
     """A virtual freezer of its own: the tune starts from the plant's initial state."""
     from crf_host.simlaunch import VirtualFreezer
 
-    v = VirtualFreezer(speed=SPEED, flash=tmp_path / "flash.img", extra_args=("--pin", PIN))
-    v.start()
-    try:
+    with VirtualFreezer(speed=SPEED, flash=tmp_path / "flash.img", extra_args=("--pin", PIN)) as v:
         c = Client(v.port, timeout_s=2.0)
         c.identify()
         yield v, c
         c.close()
-    finally:
-        v.stop()
-        v.close_log()
 
 
 def test_crf_tune_and_apply_end_to_end(fresh):

@@ -37,7 +37,8 @@ def enter(app, text, chars="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-_."):
         F.press(app, F.OK)
 
 
-def start_flow(app, batch="B12", product="", operator="ANN", profile_index=0):
+def to_entry(app, profile_index=0):
+    """From the status screen to the batch entry of the start flow."""
     p = app.panel
     F.press(app, F.OK)                       # menu
     assert p.screen == U.MENU
@@ -50,6 +51,11 @@ def start_flow(app, batch="B12", product="", operator="ANN", profile_index=0):
     assert p.screen == U.PREVIEW
     F.press(app, F.OK)
     assert p.screen == U.ENTRY
+
+
+def start_flow(app, batch="B12", product="", operator="ANN", profile_index=0):
+    p = app.panel
+    to_entry(app, profile_index)
     enter(app, batch)
     F.long_press(app, F.OK)
     enter(app, product)
@@ -133,11 +139,7 @@ def test_start_from_the_panel_records_operator_batch_product(root):
 
 def test_batch_and_operator_are_required_product_is_not(root):
     app, p = F.make(root)
-    F.press(app, F.OK)
-    F.press(app, F.OK)
-    F.settle(app, 2)
-    F.press(app, F.OK)
-    F.press(app, F.OK)
+    to_entry(app)
     F.long_press(app, F.OK)                         # empty batch
     assert p.screen == U.ENTRY and p.field == 1 and p.hint == "a batch id is needed"
     enter(app, "7")
@@ -150,11 +152,7 @@ def test_batch_and_operator_are_required_product_is_not(root):
 
 def test_entry_stop_deletes_then_goes_back(root):
     app, p = F.make(root)
-    F.press(app, F.OK)
-    F.press(app, F.OK)
-    F.settle(app, 2)
-    F.press(app, F.OK)
-    F.press(app, F.OK)
+    to_entry(app)
     enter(app, "AB")
     assert p.text == "AB"
     F.press(app, F.STOP)
